@@ -1,0 +1,97 @@
+// System boot: format a storage system's shared memory from a validated configuration, and
+// attach a processor (channel or disk adapter) to that memory inside whatever runtime runs it.
+//
+// formatSystem runs once, before any processor starts. attachProcessor runs in each processor's
+// own thread (or, in the deterministic runtime, once per processor in the one thread); it only
+// attaches views, checks the image header against the configuration, and builds the processor.
+
+import type { Clock } from '../hal/clock.ts';
+import type { Drive } from '../hal/drive.ts';
+import { HostPorts } from '../hal/host-port.ts';
+import { Doorbells } from '../hal/doorbell.ts';
+import { Cache } from './cache.ts';
+import { ChannelAdapter } from './channel-adapter.ts';
+import { validateConfig, type SystemConfig } from './config.ts';
+import { DiskAdapter } from './disk-adapter.ts';
+import { ControlMemory, RunState, SystemWord } from './layout.ts';
+import type { Platform, Processor } from './platform.ts';
+import { VolumeState } from './structs/volume-info.ts';
+
+/** Everything a processor of one storage system shares with the others; structured-cloneable. */
+export interface SystemShared {
+  config: SystemConfig;
+  control: SharedArrayBuffer;
+  cache: SharedArrayBuffer;
+  host: SharedArrayBuffer;
+}
+
+export interface AttachServices {
+  processorId: number;
+  shared: unknown;
+  drives: ReadonlyMap<number, Drive>;
+  clock: Clock;
+  trace: (line: string) => void;
+  singleThreaded: boolean;
+}
+
+/** Host port geometry of a configuration: one port per channel adapter. */
+export function hostPortGeometry(config: SystemConfig): { portCount: number; queueDepth: number; maxTransferBytes: number } {
+  return { portCount: config.channelAdapters, queueDepth: config.hostQueueDepth, maxTransferBytes: config.maxTransferBytes };
+}
+
+/** Builds the host ports of a system over its shared buffers (CA doorbells are processors 0..n-1). */
+export function attachHostPorts(shared: SystemShared, doorbells: Doorbells): HostPorts {
+  const geometry = hostPortGeometry(shared.config);
+  return new HostPorts(shared.host, geometry, doorbells, Array.from({ length: geometry.portCount }, (_, i) => i));
+}
+
+/** Allocates the shared buffers of a system (not its drives). */
+export function allocateSystem(config: SystemConfig): SystemShared {
+  validateConfig(config);
+  const { control, cache } = ControlMemory.allocate(config);
+  const host = new SharedArrayBuffer(HostPorts.bytesFor(hostPortGeometry(config)));
+  return { config, control, cache, host };
+}
+
+/** Formats every region: tables, cache directory, locks, mailboxes, doorbells, counters, host ports. */
+export function formatSystem(shared: SystemShared, nowMs: number): ControlMemory {
+  const { config } = shared;
+  validateConfig(config);
+  const mem = new ControlMemory(config, shared.control, shared.cache, { singleThreaded: true, ownerId: 0xffff });
+  new Uint8Array(shared.control).fill(0);
+  mem.writeHeader();
+  mem.locks.format();
+  for (const mailbox of mem.mailboxes) mailbox.format();
+  mem.doorbells.format();
+  new Cache(mem).format();
+  for (const v of config.volumes) {
+    mem.volumes.define(v.number, v.format ?? 'OPEN', v.capacityBlocks, v.drive, v.startBlock, v.state === 'unused' ? VolumeState.UNUSED : VolumeState.NORMAL);
+  }
+  attachHostPorts(shared, mem.doorbells).format();
+  new Float64Array(shared.control, mem.regions.get(1)!.byteOffset + 8, 1)[0] = nowMs; // system record: boot time
+  Atomics.store(mem.system, SystemWord.RUN_STATE, RunState.RUNNING);
+  return mem;
+}
+
+/** Builds processor `processorId` of the system over shared memory formatted by formatSystem. */
+export function attachProcessor(services: AttachServices): Processor {
+  const shared = services.shared as SystemShared;
+  const mem = new ControlMemory(shared.config, shared.control, shared.cache, { singleThreaded: services.singleThreaded, ownerId: services.processorId });
+  mem.verifyHeader();
+  const platform: Platform = {
+    processorId: services.processorId,
+    mem,
+    hostPorts: attachHostPorts(shared, mem.doorbells),
+    drives: services.drives,
+    clock: services.clock,
+    trace: services.trace,
+  };
+  Atomics.add(mem.system, SystemWord.STARTED, 1);
+  return services.processorId < shared.config.channelAdapters ? new ChannelAdapter(platform) : new DiskAdapter(platform);
+}
+
+/** Asks every processor to finish: channel adapters drain, disk adapters destage and flush. */
+export function requestPowerOff(mem: ControlMemory): void {
+  Atomics.store(mem.system, SystemWord.RUN_STATE, RunState.STOPPING);
+  for (let p = 0; p < mem.geometry.processors; p++) mem.doorbells.ring(p);
+}

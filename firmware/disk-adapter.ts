@@ -1,0 +1,219 @@
+// Disk adapter (120): a processor that moves data between cache memory and the drives.
+//
+// Each loop iteration (step):
+//   1. stage requests from channel adapters are served (read/write processing 220, stage);
+//      a request for a slot whose lock is busy is deferred to the next iteration;
+//   2. replies that found the requester's mailbox full are sent again;
+//   3. a destage pass over this adapter's share of the cache slots (slot % diskAdapters)
+//      writes dirty slots to their drives, at most destageBatchSlots per iteration.
+// At power-off the adapter keeps destaging until every channel adapter has finished and its
+// slots are clean, then flushes its drives.
+
+import type { Drive } from '../hal/drive.ts';
+import { assert } from './assert.ts';
+import { Cache } from './cache.ts';
+import { RunState, SystemWord, type ControlMemory } from './layout.ts';
+import { MAILBOX_ENTRY_WORDS } from '../hal/mailbox.ts';
+import { Msg, MsgStatus } from './messages.ts';
+import type { Platform, Processor } from './platform.ts';
+import { destageSlot, stageSlot, type Transferred } from './read-write.ts';
+import { STAT_COUNTERS_PER_PROCESSOR, Stat } from './structs/statistics.ts';
+import { VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
+
+const IDLE_SLEEP_MS = 20;
+const BUSY_RETRY_MS = 1;
+
+export class DiskAdapter implements Processor {
+  readonly kind = 'disk-adapter' as const;
+  readonly processorId: number;
+  private readonly mem: ControlMemory;
+  private readonly cache: Cache;
+  private readonly drives: ReadonlyMap<number, Drive>;
+  private readonly stats: Float64Array;
+  private readonly index: number;
+  private readonly scratch = new Int32Array(MAILBOX_ENTRY_WORDS);
+  private readonly transferred: Transferred = { blocks: 0, failedDrive: -1 };
+  /** Deferred work, fixed size: [kind, from, task, slot, status, pending-as-reply]. */
+  private readonly deferred: Int32Array;
+  private deferredCount = 0;
+  private readonly deferredMax: number;
+  private destageCursor: number;
+  private dirtyInShare = 0;
+  private done = false;
+
+  constructor(private readonly platform: Platform) {
+    this.mem = platform.mem;
+    this.processorId = platform.processorId;
+    const { config } = this.mem;
+    assert(this.processorId >= config.channelAdapters && this.processorId < this.mem.geometry.processors, `processor ${this.processorId} is not a disk adapter`);
+    this.index = this.processorId - config.channelAdapters;
+    this.cache = new Cache(this.mem);
+    this.drives = platform.drives;
+    this.stats = this.mem.statistics.subarray(this.processorId * STAT_COUNTERS_PER_PROCESSOR, (this.processorId + 1) * STAT_COUNTERS_PER_PROCESSOR);
+    this.deferredMax = config.mailboxCapacity;
+    this.deferred = new Int32Array(this.deferredMax * 6);
+    this.destageCursor = this.index;
+  }
+
+  step(): number {
+    let work = 0;
+    this.stats[Stat.LOOP_ITERATIONS]!++;
+    work += this.retryDeferred();
+    const mailbox = this.mem.mailboxes[this.processorId]!;
+    while (this.deferredCount < this.deferredMax && mailbox.tryPop(this.scratch)) {
+      work++;
+      this.onMessage(this.scratch[0]!, this.scratch[1]!, this.scratch[2]!, this.scratch[3]!);
+    }
+    work += this.destagePass();
+    if (!this.done && Atomics.load(this.mem.system, SystemWord.RUN_STATE) >= RunState.STOPPING &&
+      Atomics.load(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED) >= this.mem.config.channelAdapters &&
+      this.deferredCount === 0 && this.dirtyInShare === 0 && work === 0) {
+      this.powerOff();
+    }
+    return work;
+  }
+
+  idleWaitMs(): number {
+    return this.deferredCount > 0 || this.dirtyInShare > 0 ? BUSY_RETRY_MS : IDLE_SLEEP_MS;
+  }
+
+  finished(): boolean {
+    return this.done;
+  }
+
+  doorbell(): number {
+    return this.mem.doorbells.read(this.processorId);
+  }
+
+  sleep(seen: number, timeoutMs: number): void {
+    this.stats[Stat.IDLE_SLEEPS]!++;
+    this.mem.doorbells.sleep(this.processorId, seen, timeoutMs);
+  }
+
+  private onMessage(kind: number, from: number, task: number, slot: number): void {
+    if (kind !== Msg.STAGE || from < 0 || from >= this.mem.config.channelAdapters || slot < 0 || slot >= this.cache.slotCount || this.cache.pinCount(slot) <= 0) {
+      this.stats[Stat.BAD_MESSAGES]!++;
+      return;
+    }
+    this.stage(from, task, slot);
+  }
+
+  private stage(from: number, task: number, slot: number): void {
+    if (!this.cache.tryLockSlot(slot)) {
+      this.defer(Msg.STAGE, from, task, slot, 0, 0);
+      return;
+    }
+    const status = stageSlot(this.mem, this.cache, this.drives, slot, this.transferred);
+    const volume = this.cache.volumeOf(slot);
+    this.cache.unlockSlot(slot);
+    this.stats[Stat.STAGES]!++;
+    this.stats[Stat.STAGE_BLOCKS]! += this.transferred.blocks;
+    if (status === MsgStatus.DRIVE_FAILED || status === MsgStatus.MEDIUM_ERROR) this.driveError(volume, status, false);
+    this.reply(from, task, slot, status);
+  }
+
+  private reply(to: number, task: number, slot: number, status: number): void {
+    if (this.mem.mailboxes[to]!.tryPush(Msg.STAGE_DONE, this.processorId, task, slot, status, 0)) {
+      this.mem.doorbells.ring(to);
+    } else {
+      this.stats[Stat.MAILBOX_FULL]!++;
+      this.defer(Msg.STAGE_DONE, to, task, slot, status, 1);
+    }
+  }
+
+  private defer(kind: number, from: number, task: number, slot: number, status: number, isReply: number): void {
+    assert(this.deferredCount < this.deferredMax, 'disk adapter deferred-work table overflow');
+    const at = this.deferredCount++ * 6;
+    this.deferred[at] = kind;
+    this.deferred[at + 1] = from;
+    this.deferred[at + 2] = task;
+    this.deferred[at + 3] = slot;
+    this.deferred[at + 4] = status;
+    this.deferred[at + 5] = isReply;
+  }
+
+  private retryDeferred(): number {
+    const count = this.deferredCount;
+    if (count === 0) return 0;
+    // Take the whole list; anything still blocked is deferred again in order.
+    const items = this.deferred.slice(0, count * 6);
+    this.deferredCount = 0;
+    for (let i = 0; i < count; i++) {
+      const at = i * 6;
+      if (items[at + 5] === 1) this.reply(items[at + 1]!, items[at + 2]!, items[at + 3]!, items[at + 4]!);
+      else this.stage(items[at + 1]!, items[at + 2]!, items[at + 3]!);
+    }
+    return count - this.deferredCount;
+  }
+
+  /** Destages dirty slots of this adapter's share; counts the dirty ones it could not do yet. */
+  private destagePass(): number {
+    const { cache, mem } = this;
+    const share = mem.config.diskAdapters;
+    const batch = mem.config.destageBatchSlots;
+    let destaged = 0;
+    let dirty = 0;
+    if (cache.dirtySlots() === 0) {
+      this.dirtyInShare = 0;
+      return 0;
+    }
+    for (let s = this.index; s < cache.slotCount; s += share) {
+      if (!cache.isDirty(s)) continue;
+      const volume = cache.volumeOf(s);
+      if (volume === 0 || mem.volumes.state(volume) === VolumeState.ABNORMAL) continue; // kept, not destageable
+      dirty++;
+      if (destaged >= batch) continue;
+      if (!cache.pinIfIdentity(s, volume, cache.slotNumberOf(s))) continue;
+      if (cache.tryLockSlot(s)) {
+        const status = destageSlot(mem, cache, this.drives, s, this.transferred);
+        cache.unlockSlot(s);
+        if (status === MsgStatus.OK) {
+          destaged++;
+          dirty--;
+          this.stats[Stat.DESTAGES]!++;
+          this.stats[Stat.DESTAGE_BLOCKS]! += this.transferred.blocks;
+        } else {
+          this.driveError(volume, status, true);
+        }
+      }
+      cache.unpin(s);
+    }
+    this.dirtyInShare = dirty;
+    if (destaged > 0 && cache.dirtySlots() * 2 > cache.slotCount) {
+      // Cache pressure: channel adapters may have tasks waiting for a clean slot.
+      for (let p = 0; p < mem.config.channelAdapters; p++) mem.doorbells.ring(p);
+    }
+    return destaged;
+  }
+
+  /**
+   * A failed drive, or a write the drive refused, makes the volume abnormal (異常): its dirty
+   * data stays in cache and the host is told the volume failed. A read media error is only
+   * counted; the host command that needed it ends with MEDIUM ERROR.
+   */
+  private driveError(volume: number, status: number, isWrite: boolean): void {
+    this.stats[Stat.DRIVE_ERRORS]!++;
+    if (status === MsgStatus.MEDIUM_ERROR && !isWrite) return;
+    if (status !== MsgStatus.DRIVE_FAILED && status !== MsgStatus.MEDIUM_ERROR) return;
+    const mem = this.mem;
+    const lock = mem.lockMap.maintenance;
+    mem.locks.lock(lock);
+    const before = mem.volumes.state(volume);
+    if (before !== VolumeState.ABNORMAL && before !== VolumeState.UNUSED) {
+      mem.volumes.setState(volume, VolumeState.ABNORMAL);
+      this.platform.trace(`volume ${volume}: ${VOLUME_STATE_NAME[before]} -> abnormal (${status === MsgStatus.DRIVE_FAILED ? 'drive failed' : 'write error'} on drive ${mem.volumes.driveNumber(volume)})`);
+    }
+    mem.locks.unlock(lock);
+  }
+
+  private powerOff(): void {
+    let undestaged = 0;
+    for (let s = this.index; s < this.cache.slotCount; s += this.mem.config.diskAdapters) if (this.cache.isDirty(s)) undestaged++;
+    if (undestaged > 0) {
+      Atomics.add(this.mem.system, SystemWord.UNDESTAGED_SLOTS, undestaged);
+      this.platform.trace(`disk adapter ${this.index}: ${undestaged} dirty slots of abnormal volumes stay in cache at power-off`);
+    }
+    for (const drive of this.drives.values()) drive.flush();
+    this.done = true;
+  }
+}

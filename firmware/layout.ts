@@ -1,0 +1,196 @@
+// Control-memory layout: which regions shared memory 140 holds, how big each is, and the one
+// object (ControlMemory) through which a processor reaches them.
+//
+// The layout is a pure function of the configuration, so every processor computes the same
+// offsets; each one also checks them against the region table in the image header, the way
+// firmware asserts its struct sizes at load.
+//
+//  region        records                              what
+//  system        1 x 64 B                             run state, processor counts, boot time
+//  volumes       (volumesMax+1) x 64 B                volume information 400 (record 0 reserved)
+//  pairs         (pairsMax+1) x 64 B                  pair information 500
+//  groups        (groupsMax+1) x 128 B                group information 600
+//  pointers      (groupsMax+1)*readersMax x 128 B     pointer information 700, readersMax sets per group
+//  cache-ctl     1 x 64 B                             free list, LRU ends, dirty/used counts
+//  slots         slotCount x 64 B                     cache slot headers
+//  directory     bucketCount x 4 B                    hash buckets (slot index + 1)
+//  locks         lockCount x 64 B                     mutexes with their counters
+//  mailboxes     processors x Mailbox                 inter-processor messages
+//  doorbells     processors x 64 B                    wake-up words
+//  statistics    processors x 256 B                   float64 counters per processor
+//  tasks         processors x hostQueueDepth x 64 B   task records
+
+import { Doorbells } from '../hal/doorbell.ts';
+import { LockTable } from '../hal/lock.ts';
+import { Mailbox } from '../hal/mailbox.ts';
+import { planRegions, readRegionTable, writeRegionTable, type Region, type RegionSpec } from '../hal/shared-memory.ts';
+import { assert } from './assert.ts';
+import { processorCount, type SystemConfig } from './config.ts';
+import { CACHE_CONTROL_BYTES, CACHE_SLOT_HEADER, DIRECTORY_BUCKET_BYTES } from './structs/cache-slot.ts';
+import { GROUP_INFO, GroupTable } from './structs/group-info.ts';
+import { PAIR_INFO, PairTable } from './structs/pair-info.ts';
+import { POINTER_INFO, PointerTable } from './structs/pointer-info.ts';
+import { STAT_BLOCK_BYTES } from './structs/statistics.ts';
+import { TASK_RECORD } from './structs/task.ts';
+import { VOLUME_INFO, VolumeTable } from './structs/volume-info.ts';
+
+export const RegionId = {
+  SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
+  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13,
+} as const;
+
+export const SYSTEM_RECORD_BYTES = 64;
+/** System record words (int32). */
+export const SystemWord = { RUN_STATE: 0, STARTED: 1, FINISHED: 2, FAILED_PROCESSOR: 3, CHANNEL_ADAPTERS_FINISHED: 4, UNDESTAGED_SLOTS: 5 } as const;
+export const RunState = { BOOTING: 0, RUNNING: 1, STOPPING: 2, STOPPED: 3 } as const;
+
+export interface Geometry {
+  processors: number;
+  slotCount: number;
+  sectorsPerSlot: number;
+  bucketCount: number;
+  lockCount: number;
+  mailboxBytes: number;
+  tasksPerProcessor: number;
+}
+
+/** Lock numbering: one table, contiguous ranges. */
+export interface LockMap {
+  cacheList: number;
+  bucketBase: number;
+  slotBase: number;
+  groupBase: number;
+  maintenance: number;
+}
+
+export function geometryOf(config: SystemConfig): Geometry {
+  const slotCount = config.cacheBytes / config.slotBytes;
+  let bucketCount = 1;
+  while (bucketCount < slotCount * 2) bucketCount *= 2;
+  const processors = processorCount(config);
+  return {
+    processors,
+    slotCount,
+    sectorsPerSlot: config.slotBytes / 512,
+    bucketCount,
+    lockCount: 1 + bucketCount + slotCount + (config.groupsMax + 1) + 1,
+    mailboxBytes: Math.ceil(Mailbox.bytesFor(config.mailboxCapacity) / 64) * 64,
+    tasksPerProcessor: config.hostQueueDepth,
+  };
+}
+
+export function lockMapOf(g: Geometry): LockMap {
+  const bucketBase = 1;
+  const slotBase = bucketBase + g.bucketCount;
+  const groupBase = slotBase + g.slotCount;
+  return { cacheList: 0, bucketBase, slotBase, groupBase, maintenance: g.lockCount - 1 };
+}
+
+export function regionSpecs(config: SystemConfig): RegionSpec[] {
+  const g = geometryOf(config);
+  const table = (id: number, name: string, recordBytes: number, recordCount: number): RegionSpec =>
+    ({ id, name, recordBytes, recordCount, byteCount: recordBytes * recordCount });
+  return [
+    table(RegionId.SYSTEM, 'system', SYSTEM_RECORD_BYTES, 1),
+    table(RegionId.VOLUMES, 'volumes', VOLUME_INFO.size, config.volumesMax + 1),
+    table(RegionId.PAIRS, 'pairs', PAIR_INFO.size, config.pairsMax + 1),
+    table(RegionId.GROUPS, 'groups', GROUP_INFO.size, config.groupsMax + 1),
+    table(RegionId.POINTERS, 'pointers', POINTER_INFO.size, (config.groupsMax + 1) * config.readersMax),
+    table(RegionId.CACHE_CONTROL, 'cache-ctl', CACHE_CONTROL_BYTES, 1),
+    table(RegionId.SLOTS, 'slots', CACHE_SLOT_HEADER.size, g.slotCount),
+    table(RegionId.DIRECTORY, 'directory', DIRECTORY_BUCKET_BYTES, g.bucketCount),
+    table(RegionId.LOCKS, 'locks', LockTable.RECORD_BYTES, g.lockCount),
+    table(RegionId.MAILBOXES, 'mailboxes', g.mailboxBytes, g.processors),
+    table(RegionId.DOORBELLS, 'doorbells', 64, g.processors),
+    table(RegionId.STATISTICS, 'statistics', STAT_BLOCK_BYTES, g.processors),
+    table(RegionId.TASKS, 'tasks', TASK_RECORD.size, g.processors * g.tasksPerProcessor),
+  ];
+}
+
+export function planControlMemory(config: SystemConfig): { regions: Region[]; totalBytes: number } {
+  return planRegions(regionSpecs(config));
+}
+
+/** Views over one storage system's control memory and cache memory. Attach-only. */
+export class ControlMemory {
+  readonly geometry: Geometry;
+  readonly lockMap: LockMap;
+  readonly regions: ReadonlyMap<number, Region>;
+  readonly system: Int32Array;
+  readonly volumes: VolumeTable;
+  readonly pairs: PairTable;
+  readonly groups: GroupTable;
+  readonly pointers: PointerTable;
+  readonly cacheControl: Int32Array;
+  readonly slotHeaders: Int32Array;
+  readonly directory: Int32Array;
+  readonly locks: LockTable;
+  readonly mailboxes: Mailbox[];
+  readonly doorbells: Doorbells;
+  readonly statistics: Float64Array;
+  readonly tasks: Int32Array;
+  /** Cache memory 130: slot data. */
+  readonly cacheBytes: Uint8Array;
+  readonly cacheWords: Int32Array;
+
+  constructor(
+    readonly config: SystemConfig,
+    readonly controlBuffer: SharedArrayBuffer,
+    readonly cacheBuffer: SharedArrayBuffer,
+    options: { singleThreaded: boolean; ownerId: number },
+  ) {
+    this.geometry = geometryOf(config);
+    this.lockMap = lockMapOf(this.geometry);
+    const plan = planControlMemory(config);
+    assert(controlBuffer.byteLength >= plan.totalBytes, `control memory of ${controlBuffer.byteLength} bytes is smaller than the layout's ${plan.totalBytes}`);
+    assert(cacheBuffer.byteLength === config.cacheBytes, `cache memory of ${cacheBuffer.byteLength} bytes, configuration says ${config.cacheBytes}`);
+    const map = new Map<number, Region>();
+    for (const r of plan.regions) map.set(r.id, r);
+    this.regions = map;
+    const r = (id: number): Region => {
+      const region = map.get(id);
+      assert(region, `region ${id} missing from the layout`);
+      return region;
+    };
+    this.system = new Int32Array(controlBuffer, r(RegionId.SYSTEM).byteOffset, SYSTEM_RECORD_BYTES / 4);
+    this.volumes = new VolumeTable(controlBuffer, r(RegionId.VOLUMES).byteOffset, r(RegionId.VOLUMES).recordCount);
+    this.pairs = new PairTable(controlBuffer, r(RegionId.PAIRS).byteOffset, r(RegionId.PAIRS).recordCount);
+    this.groups = new GroupTable(controlBuffer, r(RegionId.GROUPS).byteOffset, r(RegionId.GROUPS).recordCount);
+    this.pointers = new PointerTable(controlBuffer, r(RegionId.POINTERS).byteOffset, r(RegionId.POINTERS).recordCount);
+    this.cacheControl = new Int32Array(controlBuffer, r(RegionId.CACHE_CONTROL).byteOffset, CACHE_CONTROL_BYTES / 4);
+    this.slotHeaders = new Int32Array(controlBuffer, r(RegionId.SLOTS).byteOffset, r(RegionId.SLOTS).byteCount / 4);
+    this.directory = new Int32Array(controlBuffer, r(RegionId.DIRECTORY).byteOffset, r(RegionId.DIRECTORY).recordCount);
+    this.locks = new LockTable(controlBuffer, r(RegionId.LOCKS).byteOffset, this.geometry.lockCount, options);
+    this.mailboxes = [];
+    for (let p = 0; p < this.geometry.processors; p++) {
+      this.mailboxes.push(new Mailbox(controlBuffer, r(RegionId.MAILBOXES).byteOffset + p * this.geometry.mailboxBytes, config.mailboxCapacity));
+    }
+    this.doorbells = new Doorbells(controlBuffer, r(RegionId.DOORBELLS).byteOffset, this.geometry.processors);
+    this.statistics = new Float64Array(controlBuffer, r(RegionId.STATISTICS).byteOffset, r(RegionId.STATISTICS).byteCount / 8);
+    this.tasks = new Int32Array(controlBuffer, r(RegionId.TASKS).byteOffset, r(RegionId.TASKS).byteCount / 4);
+    this.cacheBytes = new Uint8Array(cacheBuffer);
+    this.cacheWords = new Int32Array(cacheBuffer);
+  }
+
+  /** Checks that the image header describes exactly this layout (a processor attaching to memory it did not format). */
+  verifyHeader(): void {
+    const table = readRegionTable(this.controlBuffer);
+    assert(table.systemNumber === this.config.systemNumber, `control memory belongs to system ${table.systemNumber}, configuration says ${this.config.systemNumber}`);
+    for (const region of table.regions) {
+      const mine = this.regions.get(region.id);
+      assert(mine && mine.byteOffset === region.byteOffset && mine.byteCount === region.byteCount && mine.recordBytes === region.recordBytes,
+        `region '${region.name}' in the image header does not match the layout computed from the configuration`);
+    }
+  }
+
+  static allocate(config: SystemConfig): { control: SharedArrayBuffer; cache: SharedArrayBuffer } {
+    const plan = planControlMemory(config);
+    return { control: new SharedArrayBuffer(plan.totalBytes), cache: new SharedArrayBuffer(config.cacheBytes) };
+  }
+
+  /** Writes the header and region table; the caller then formats the tables (boot.ts). */
+  writeHeader(): void {
+    const plan = planControlMemory(this.config);
+    writeRegionTable(this.controlBuffer, this.config.systemNumber, plan.regions, plan.totalBytes);
+  }
+}
