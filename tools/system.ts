@@ -1,0 +1,176 @@
+// StorageSystem: boots one storage system from a configuration on a chosen runtime and drive
+// back-end, and gives its user the two ports a real controller has — the host port and the
+// maintenance port — plus power-off. This is the composition root: the only place that knows
+// both the firmware and the hal implementations.
+//
+//   runtime 'threaded'       one worker thread per processor (the embedded default)
+//   runtime 'deterministic'  every processor in this thread, seeded interleaving, virtual time
+//   drives                   memory drives (SharedArrayBuffer) or file drives, per configuration
+
+import { VirtualClock } from '../hal/clock.ts';
+import type { Drive, DriveDescriptor } from '../hal/drive.ts';
+import { openDrive } from '../hal/drives.ts';
+import { FaultControl } from '../hal/faulty-drive.ts';
+import { MemoryDrive } from '../hal/memory-drive.ts';
+import { DeterministicRuntime } from '../hal/runtime/deterministic.ts';
+import { ThreadedRuntime } from '../hal/runtime/threaded.ts';
+import { allocateSystem, attachHostPorts, attachProcessor, formatSystem, requestPowerOff, type SystemShared } from '../firmware/boot.ts';
+import { validateConfig, type SystemConfig } from '../firmware/config.ts';
+import { ControlMemory, SystemWord } from '../firmware/layout.ts';
+import { MaintenancePort } from '../firmware/maintenance.ts';
+import type { Processor } from '../firmware/platform.ts';
+import { HostClient, threadedWaiter, type HostWaiter } from './host-client.ts';
+
+export interface BootOptions {
+  runtime: 'threaded' | 'deterministic';
+  /** Deterministic runtime to join (several systems can share one); a new one from `seed` otherwise. */
+  deterministic?: DeterministicRuntime;
+  seed?: number;
+  /** Wrap every drive in a FaultyDrive with a FaultControl the caller can reach. */
+  faults?: boolean;
+  trace?: (line: string) => void;
+  /** Reuse these memory-drive buffers (a "reboot" of memory drives); by drive number. */
+  memoryDrives?: ReadonlyMap<number, SharedArrayBuffer>;
+}
+
+export interface PowerOffReport {
+  undestagedSlots: number;
+  failures: Array<{ processorId: number; error: string }>;
+}
+
+const ENTRY_URL = new URL('../firmware/boot.ts', import.meta.url);
+
+export class StorageSystem {
+  readonly maintenance: MaintenancePort;
+  readonly host: HostClient;
+  private powered = true;
+
+  private constructor(
+    readonly config: SystemConfig,
+    readonly shared: SystemShared,
+    readonly mem: ControlMemory,
+    readonly driveDescriptors: Array<{ number: number; descriptor: DriveDescriptor }>,
+    readonly faultControls: ReadonlyMap<number, FaultControl>,
+    readonly memoryDrives: ReadonlyMap<number, SharedArrayBuffer>,
+    private readonly threaded: ThreadedRuntime | null,
+    readonly deterministic: DeterministicRuntime | null,
+    readonly processors: Processor[],
+    private readonly localDrives: Drive[],
+    readonly failures: Array<{ processorId: number; error: string }>,
+    waiter: HostWaiter,
+    nowMs: () => number,
+  ) {
+    this.maintenance = new MaintenancePort(mem);
+    this.host = new HostClient(attachHostPorts(shared, mem.doorbells), waiter, nowMs);
+  }
+
+  static async boot(config: SystemConfig, options: BootOptions): Promise<StorageSystem> {
+    validateConfig(config);
+    const trace = options.trace ?? (() => {});
+    const shared = allocateSystem(config);
+    const memoryDrives = new Map<number, SharedArrayBuffer>();
+    const faultControls = new Map<number, FaultControl>();
+    const descriptors: Array<{ number: number; descriptor: DriveDescriptor }> = [];
+    for (const d of config.drives) {
+      let faults: SharedArrayBuffer | undefined;
+      if (options.faults) {
+        faults = FaultControl.allocate();
+        faultControls.set(d.number, new FaultControl(faults));
+      }
+      let descriptor: DriveDescriptor;
+      if (d.kind === 'memory') {
+        const buffer = options.memoryDrives?.get(d.number) ?? MemoryDrive.allocate(d.blockCount);
+        memoryDrives.set(d.number, buffer);
+        descriptor = faults ? { kind: 'memory', blockCount: d.blockCount, buffer, faults } : { kind: 'memory', blockCount: d.blockCount, buffer };
+      } else {
+        descriptor = faults ? { kind: 'file', blockCount: d.blockCount, path: d.path!, faults } : { kind: 'file', blockCount: d.blockCount, path: d.path! };
+      }
+      descriptors.push({ number: d.number, descriptor });
+    }
+    // Open every drive once here first: a file drive is created and sized on first boot, and a
+    // size mismatch is a configuration error reported before any processor starts.
+    const localDrives: Drive[] = descriptors.map((d) => openDrive(d.descriptor));
+
+    const processorIds = Array.from({ length: config.channelAdapters + config.diskAdapters }, (_, i) => i);
+    if (options.runtime === 'threaded') {
+      formatSystem(shared, Date.now());
+      const mem = new ControlMemory(config, shared.control, shared.cache, { singleThreaded: false, ownerId: 0xfff0 });
+      const failures: Array<{ processorId: number; error: string }> = [];
+      const maintenance = new MaintenancePort(mem);
+      const runtime = await ThreadedRuntime.start({
+        entryUrl: ENTRY_URL,
+        processorIds,
+        shared,
+        drives: descriptors,
+        onTrace: (_id, line) => trace(`${config.name}: ${line}`),
+        onFailure: (processorId, error) => {
+          failures.push({ processorId, error: error.stack ?? String(error) });
+          maintenance.recordProcessorFailure(processorId);
+          trace(`${config.name}: processor ${processorId} failed: ${error.message}`);
+        },
+      });
+      return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now());
+    }
+
+    const runtime = options.deterministic ?? new DeterministicRuntime(options.seed ?? 1, new VirtualClock());
+    const clock = runtime.clock;
+    formatSystem(shared, clock.nowMs());
+    const mem = new ControlMemory(config, shared.control, shared.cache, { singleThreaded: true, ownerId: 0xfff0 });
+    const processorDrives: Drive[] = [];
+    const processors: Processor[] = [];
+    for (const processorId of processorIds) {
+      const drives = new Map<number, Drive>();
+      descriptors.forEach((d) => {
+        const drive = openDrive(d.descriptor);
+        drives.set(d.number, drive);
+        processorDrives.push(drive);
+      });
+      const p = attachProcessor({ processorId, shared, drives, clock, trace: (line) => trace(`${config.name}: ${line}`), singleThreaded: true });
+      processors.push(p);
+      runtime.add(p);
+    }
+    const waiter: HostWaiter = {
+      wait: async (ports, port, slot) => {
+        runtime.runUntil(() => ports.isComplete(port, slot), 5_000_000, `completion of port ${port} slot ${slot}`);
+        return true;
+      },
+    };
+    // Closed with the local handles at power-off, as a worker closes its own when it exits.
+    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs());
+  }
+
+  /** The fault control of a drive (boot with faults: true). */
+  faults(drive: number): FaultControl {
+    const control = this.faultControls.get(drive);
+    if (!control) throw new Error(`drive ${drive} has no fault control; boot with { faults: true }`);
+    return control;
+  }
+
+  /** Reads a drive's raw blocks through a fresh handle (verification, tests). */
+  readDrive(drive: number, lba: number, blocks: number): Uint8Array {
+    // The first handles in localDrives are this thread's own, one per descriptor, in order.
+    const d = this.localDrives[this.driveDescriptors.findIndex((x) => x.number === drive)];
+    if (!d) throw new Error(`drive ${drive} does not exist`);
+    const out = new Uint8Array(blocks * 512);
+    const status = d.read(lba, blocks, out, 0);
+    if (status !== 0) throw new Error(`drive ${drive} read failed with status ${status}`);
+    return out;
+  }
+
+  /** Power-off: channel adapters drain, disk adapters destage every dirty slot and flush. */
+  async powerOff(): Promise<PowerOffReport> {
+    if (!this.powered) throw new Error(`${this.config.name} is already powered off`);
+    this.powered = false;
+    requestPowerOff(this.mem);
+    if (this.threaded) {
+      await this.threaded.stopped();
+    } else {
+      const runtime = this.deterministic!;
+      runtime.runUntil(() => this.processors.every((p) => p.finished()), 50_000_000, `power-off of ${this.config.name}`);
+      for (const p of this.processors) runtime.remove(p);
+    }
+    this.maintenance.markStopped();
+    for (const d of this.localDrives) d.close();
+    return { undestagedSlots: Atomics.load(this.mem.system, SystemWord.UNDESTAGED_SLOTS), failures: [...this.failures] };
+  }
+}
