@@ -13,7 +13,7 @@ import { Cache } from './cache.ts';
 import { ChannelAdapter } from './channel-adapter.ts';
 import { validateConfig, type SystemConfig } from './config.ts';
 import { DiskAdapter } from './disk-adapter.ts';
-import { ControlMemory, RunState, SystemWord } from './layout.ts';
+import { ControlMemory, RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SYSTEM_RECORD_BYTES, SystemWord } from './layout.ts';
 import type { Platform, Processor } from './platform.ts';
 import { VolumeState } from './structs/volume-info.ts';
 
@@ -68,7 +68,7 @@ export function formatSystem(shared: SystemShared, nowMs: number): ControlMemory
     mem.volumes.define(v.number, v.format ?? 'OPEN', v.capacityBlocks, v.drive, v.startBlock, v.state === 'unused' ? VolumeState.UNUSED : VolumeState.NORMAL);
   }
   attachHostPorts(shared, mem.doorbells).format();
-  new Float64Array(shared.control, mem.regions.get(1)!.byteOffset + 8, 1)[0] = nowMs; // system record: boot time
+  new DataView(shared.control, mem.regions.get(RegionId.SYSTEM)!.byteOffset, SYSTEM_RECORD_BYTES).setFloat64(SYSTEM_BOOT_MS_OFFSET, nowMs, true);
   Atomics.store(mem.system, SystemWord.RUN_STATE, RunState.RUNNING);
   return mem;
 }

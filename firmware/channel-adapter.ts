@@ -97,6 +97,7 @@ export class ChannelAdapter implements Processor {
     const [kind, , task, slot, status] = this.scratch as unknown as [number, number, number, number, number];
     if (kind === Msg.STAGE_DONE && task >= 0 && task < this.taskCount && slot >= 0 && slot < this.ctx.cache.slotCount) {
       const r = this.receive.stageDone(task, slot, status);
+      if (r === Run.DONE) this.activeTasks--; // a failed stage ends the command here
       if (r >= 0) return;
     }
     this.ctx.stats[Stat.BAD_MESSAGES]!++;

@@ -79,7 +79,8 @@ export class ConfigError extends Error {
   }
 }
 
-const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+/** Powers of two up to 2^30, the largest any bounded structure here accepts. */
+const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && n <= 2 ** 30 && Number.isInteger(Math.log2(n));
 const isCount = (n: unknown, min: number, max: number): boolean => typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max;
 
 /** Checks a configuration; throws ConfigError listing every problem. */
@@ -102,8 +103,8 @@ export function validateConfig(config: SystemConfig): SystemConfig {
   need(isCount(config.hostQueueDepth, 1, 1024), `hostQueueDepth: ${config.hostQueueDepth} must be an integer 1..1024`);
   need(isCount(config.maxTransferBytes, BLOCK_BYTES, 16 * 1024 * 1024) && config.maxTransferBytes % BLOCK_BYTES === 0,
     `maxTransferBytes: ${config.maxTransferBytes} must be a multiple of ${BLOCK_BYTES} up to 16 MiB`);
-  need(isPow2(config.mailboxCapacity) && config.mailboxCapacity >= config.hostQueueDepth * 2,
-    `mailboxCapacity: ${config.mailboxCapacity} must be a power of two of at least twice hostQueueDepth`);
+  need(isPow2(config.mailboxCapacity) && config.mailboxCapacity >= config.hostQueueDepth * 2 && config.mailboxCapacity <= 65536,
+    `mailboxCapacity: ${config.mailboxCapacity} must be a power of two of at least twice hostQueueDepth, at most 65536`);
   need(isCount(config.destageBatchSlots, 1, 4096), `destageBatchSlots: ${config.destageBatchSlots} must be an integer 1..4096`);
 
   const drives = new Map<number, DriveConfig>();

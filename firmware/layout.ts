@@ -39,7 +39,19 @@ export const RegionId = {
   DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13,
 } as const;
 
+// System record (64 bytes):
+//  off size field                       meaning
+//    0    4 run_state                   RunState (Atomics)
+//    4    4 processors_started          processors attached
+//    8    4 processors_finished         reserved for runtimes
+//   12    4 failed_processor            id + 1 of the first processor that threw, 0 = none
+//   16    4 channel_adapters_finished   channel adapters done with power-off
+//   20    4 undestaged_slots            dirty slots left in cache at power-off (abnormal volumes)
+//   24    8 reserved
+//   32    8 boot_ms                     float64: boot time
+//   40   24 reserved
 export const SYSTEM_RECORD_BYTES = 64;
+export const SYSTEM_BOOT_MS_OFFSET = 32;
 /** System record words (int32). */
 export const SystemWord = { RUN_STATE: 0, STARTED: 1, FINISHED: 2, FAILED_PROCESSOR: 3, CHANNEL_ADAPTERS_FINISHED: 4, UNDESTAGED_SLOTS: 5 } as const;
 export const RunState = { BOOTING: 0, RUNNING: 1, STOPPING: 2, STOPPED: 3 } as const;
@@ -175,12 +187,16 @@ export class ControlMemory {
   /** Checks that the image header describes exactly this layout (a processor attaching to memory it did not format). */
   verifyHeader(): void {
     const table = readRegionTable(this.controlBuffer);
+    const plan = planControlMemory(this.config);
     assert(table.systemNumber === this.config.systemNumber, `control memory belongs to system ${table.systemNumber}, configuration says ${this.config.systemNumber}`);
     for (const region of table.regions) {
       const mine = this.regions.get(region.id);
       assert(mine && mine.byteOffset === region.byteOffset && mine.byteCount === region.byteCount && mine.recordBytes === region.recordBytes,
         `region '${region.name}' in the image header does not match the layout computed from the configuration`);
     }
+    assert(table.regions.length === this.regions.size && table.totalBytes === plan.totalBytes,
+      `control memory header lists ${table.regions.length} regions in ${table.totalBytes} bytes; the configuration's layout has ${this.regions.size} in ${plan.totalBytes}`);
+
   }
 
   static allocate(config: SystemConfig): { control: SharedArrayBuffer; cache: SharedArrayBuffer } {

@@ -9,7 +9,7 @@
 import { Cache } from './cache.ts';
 import { BLOCK_BYTES } from './config.ts';
 import type { ControlMemory } from './layout.ts';
-import { RegionId, RunState, SystemWord } from './layout.ts';
+import { RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SystemWord } from './layout.ts';
 import { CACHE_SLOT_HEADER, CacheControlWord } from './structs/cache-slot.ts';
 import { GROUP_STATE_NAME } from './structs/group-info.ts';
 import { PAIR_STATE_NAME } from './structs/pair-info.ts';
@@ -139,7 +139,7 @@ export class MaintenancePort {
           failed_processor: view.getInt32(12, true) - 1,
           channel_adapters_finished: view.getInt32(16, true),
           undestaged_slots: view.getInt32(20, true),
-          boot_ms: view.getFloat64(32, true),
+          boot_ms: view.getFloat64(SYSTEM_BOOT_MS_OFFSET, true),
         });
       }
       case 'volume': return inRange(mem.volumes.count) ? ok(mem.volumes.decode(index)) : rejected(`volume record ${index} is outside 0..${mem.volumes.count - 1}`);

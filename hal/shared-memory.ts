@@ -7,7 +7,7 @@
 //
 // Header (little-endian):
 //   off size field
-//     0    4 magic          SHM_MAGIC ('JRCF')
+//     0    4 magic          SHM_MAGIC (bytes 'J','C','R','F')
 //     4    4 version        SHM_VERSION
 //     8    4 region_count
 //    12    4 total_bytes    size of the whole image
@@ -91,6 +91,9 @@ export function readRegionTable(buffer: SharedArrayBuffer | ArrayBuffer): { syst
   const count = view.getUint32(8, true);
   const totalBytes = view.getUint32(12, true);
   if (totalBytes > buffer.byteLength) throw new Error(`shared-memory header claims ${totalBytes} bytes, image has ${buffer.byteLength}`);
+  if (SHM_HEADER_BYTES + count * SHM_REGION_ENTRY_BYTES > totalBytes) {
+    throw new Error(`shared-memory header claims ${count} regions, more than its ${totalBytes} bytes can describe`);
+  }
   const regions: Region[] = [];
   for (let index = 0; index < count; index++) {
     const at = SHM_HEADER_BYTES + index * SHM_REGION_ENTRY_BYTES;
@@ -108,6 +111,8 @@ export function readRegionTable(buffer: SharedArrayBuffer | ArrayBuffer): { syst
       recordCount: view.getUint32(at + 16, true),
       name,
     });
+    const r = regions[regions.length - 1]!;
+    if (r.byteOffset + r.byteCount > totalBytes) throw new Error(`region '${name}' (${r.byteOffset}+${r.byteCount}) lies past the image's ${totalBytes} bytes`);
   }
   return { systemNumber: view.getUint32(16, true), totalBytes, regions };
 }

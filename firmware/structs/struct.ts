@@ -37,6 +37,8 @@ export function defineStruct<K extends string>(
     const natural = NATURAL_SIZE[field.type];
     assert(field.offset % natural === 0, `${name}.${field.name}: offset ${field.offset} is not ${natural}-byte aligned`);
     assert(field.type === 'ascii' || field.type === 'u16[]' || field.size === natural, `${name}.${field.name}: size ${field.size} does not match ${field.type}`);
+    assert(field.size > 0 && field.size % natural === 0, `${name}.${field.name}: size ${field.size} is not a whole number of ${field.type} elements`);
+    assert(!(field.name in offsets), `${name}.${field.name}: field defined twice`);
     assert(field.offset >= end, `${name}.${field.name}: overlaps the previous field or is out of order`);
     assert(field.offset + field.size <= size, `${name}.${field.name}: ends past the record size ${size}`);
     end = field.offset + field.size;

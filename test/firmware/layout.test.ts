@@ -1,0 +1,1120 @@
+// Layout tests: every shared-memory record is where its documentation says it is.
+//
+// The expected numbers below are COPIED from the byte-layout tables in the header comments of
+// firmware/structs/*.ts, hal/lock.ts, hal/mailbox.ts and hal/shared-memory.ts. They are
+// deliberately hard-coded: a layout change that forgets to update its documented table (and
+// this copy of it) fails here. The "independent decoder" at the end reads a dump of control
+// memory with nothing but DataView and these documented numbers.
+
+import { describe, expect, it, test } from 'vitest';
+import {
+  LOCK_ACQUISITIONS_OFFSET_BYTES,
+  LOCK_CONTENDED_OFFSET_BYTES,
+  LOCK_OWNER_OFFSET_BYTES,
+  LOCK_SLEEPS_OFFSET_BYTES,
+  LOCK_SPINS_OFFSET_BYTES,
+  LOCK_STATE_OFFSET_BYTES,
+  LockTable,
+} from '../../hal/lock.ts';
+import {
+  MAILBOX_CAPACITY_OFFSET_BYTES,
+  MAILBOX_CELL_BYTES,
+  MAILBOX_DEQUEUE_POSITION_OFFSET_BYTES,
+  MAILBOX_ENQUEUE_POSITION_OFFSET_BYTES,
+  MAILBOX_ENTRY_WORDS,
+  MAILBOX_FULL_REJECTIONS_OFFSET_BYTES,
+  MAILBOX_HEADER_BYTES,
+  MAILBOX_MAX_CAPACITY,
+  MAILBOX_MIN_CAPACITY,
+  MAILBOX_POPS_OFFSET_BYTES,
+  MAILBOX_PUSHES_OFFSET_BYTES,
+  Mailbox,
+} from '../../hal/mailbox.ts';
+import { DOORBELL_SLOT_BYTES } from '../../hal/doorbell.ts';
+import {
+  SHM_ALIGN_BYTES,
+  SHM_HEADER_BYTES,
+  SHM_MAGIC,
+  SHM_REGION_ENTRY_BYTES,
+  SHM_REGION_NAME_BYTES,
+  SHM_VERSION,
+  readRegionTable,
+} from '../../hal/shared-memory.ts';
+import { AssertionError } from '../../firmware/assert.ts';
+import { DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
+import { ControlMemory, RegionId, SystemWord, geometryOf, lockMapOf, planControlMemory } from '../../firmware/layout.ts';
+import {
+  CACHE_CONTROL_BYTES,
+  CACHE_SLOT_HEADER,
+  CacheControlWord,
+  DIRECTORY_BUCKET_BYTES,
+  SLOT_FLAG_FREE,
+  SLOT_FLAG_IN_DIRECTORY,
+  SLOT_HEADER_WORDS,
+  SlotWord,
+} from '../../firmware/structs/cache-slot.ts';
+import { GROUP_INFO, GROUP_PAIRS_MAX, GroupRole, GroupState, GroupTable } from '../../firmware/structs/group-info.ts';
+import { PAIR_INFO, PairState, PairTable } from '../../firmware/structs/pair-info.ts';
+import { POINTER_INFO, PointerTable, type PointerField } from '../../firmware/structs/pointer-info.ts';
+import { STAT_BLOCK_BYTES, STAT_COUNTERS_PER_PROCESSOR } from '../../firmware/structs/statistics.ts';
+import { decodeRecord, defineStruct, type FieldType, type StructLayout } from '../../firmware/structs/struct.ts';
+import { TASK_RECORD, TASK_WORDS, TaskWord } from '../../firmware/structs/task.ts';
+import { UPDATE_INFO, UPDATE_INFO_BYTES, UpdateInfo } from '../../firmware/structs/update-info.ts';
+import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_INFO, VolumeState, VolumeTable } from '../../firmware/structs/volume-info.ts';
+import { freshSystem, pattern, smallConfig } from '../support/harness.ts';
+
+function must<T>(value: T | undefined | null, what = 'value'): T {
+  if (value === undefined || value === null) throw new Error(`${what} is missing`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The documented tables, copied by hand. [name, offset, size, type]
+// ---------------------------------------------------------------------------------------------
+
+type Row = readonly [name: string, offset: number, size: number, type: FieldType];
+
+const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: number; rows: readonly Row[] }> = [
+  {
+    layout: VOLUME_INFO, name: 'volume-info-400', size: 64, rows: [
+      ['number', 0, 4, 'u32'],
+      ['state', 4, 1, 'u8'],
+      ['flags', 5, 1, 'u8'],
+      // 6..7 reserved
+      ['format', 8, 8, 'ascii'],
+      ['capacity_blocks', 16, 4, 'u32'],
+      ['pair_number', 20, 4, 'u32'],
+      ['drive_number', 24, 4, 'u32'],
+      ['drive_start_block', 28, 4, 'u32'],
+      ['group_number', 32, 4, 'u32'],
+      // 36..63 reserved
+    ],
+  },
+  {
+    layout: PAIR_INFO, name: 'pair-info-500', size: 64, rows: [
+      ['number', 0, 4, 'u32'],
+      ['state', 4, 1, 'u8'],
+      // 5..7 reserved
+      ['primary_system', 8, 4, 'u32'],
+      ['primary_volume', 12, 4, 'u32'],
+      ['secondary_system', 16, 4, 'u32'],
+      ['secondary_volume', 20, 4, 'u32'],
+      ['group_number', 24, 4, 'u32'],
+      ['copied_blocks', 28, 4, 'u32'],
+      // 32..63 reserved
+    ],
+  },
+  {
+    layout: GROUP_INFO, name: 'group-info-600', size: 128, rows: [
+      ['number', 0, 4, 'u32'],
+      ['state', 4, 1, 'u8'],
+      ['role', 5, 1, 'u8'],
+      ['journal_volume_count', 6, 1, 'u8'],
+      ['pair_count', 7, 1, 'u8'],
+      ['journal_volume_0', 8, 4, 'u32'],
+      ['journal_volume_1', 12, 4, 'u32'],
+      ['update_number', 16, 8, 'f64'],
+      ['partner_system', 24, 4, 'u32'],
+      ['partner_group', 28, 4, 'u32'],
+      ['restored_number', 32, 8, 'f64'],
+      // 40..63 reserved
+      ['pair_set', 64, 64, 'u16[]'],
+    ],
+  },
+  {
+    layout: POINTER_INFO, name: 'pointer-info-700', size: 128, rows: [
+      ['group_number', 0, 4, 'u32'],
+      ['reader_system', 4, 4, 'u32'],
+      ['journal_volume', 8, 4, 'u32'],
+      // 12..15 reserved
+      ['ui_head', 16, 8, 'f64'],
+      ['wd_head', 24, 8, 'f64'],
+      ['ui_newest', 32, 8, 'f64'],
+      ['ui_oldest', 40, 8, 'f64'],
+      ['wd_newest', 48, 8, 'f64'],
+      ['wd_oldest', 56, 8, 'f64'],
+      ['read_start', 64, 8, 'f64'],
+      ['retry_start', 72, 8, 'f64'],
+      ['capacity_bytes', 80, 8, 'f64'],
+      // 88..127 reserved
+    ],
+  },
+  {
+    layout: UPDATE_INFO, name: 'update-info', size: 64, rows: [
+      ['magic', 0, 4, 'u32'],
+      ['flags', 4, 2, 'u16'],
+      // 6..7 reserved
+      ['receive_ms', 8, 8, 'f64'],
+      ['update_number', 16, 8, 'f64'],
+      ['group_number', 24, 4, 'u32'],
+      ['target_volume', 28, 4, 'u32'],
+      ['target_block', 32, 4, 'u32'],
+      ['data_blocks', 36, 4, 'u32'],
+      ['data_volume', 40, 4, 'u32'],
+      ['data_checksum', 44, 4, 'u32'],
+      ['data_position', 48, 8, 'f64'],
+      // 56..59 reserved
+      ['header_checksum', 60, 4, 'u32'],
+    ],
+  },
+  {
+    layout: CACHE_SLOT_HEADER, name: 'cache-slot-header', size: 64, rows: [
+      ['volume', 0, 4, 'i32'],
+      ['slot_number', 4, 4, 'u32'],
+      ['pin_count', 8, 4, 'i32'],
+      ['hash_next', 12, 4, 'i32'],
+      ['lru_prev', 16, 4, 'i32'],
+      ['lru_next', 20, 4, 'i32'],
+      ['flags', 24, 4, 'u32'],
+      // 28..31 reserved
+      ['valid', 32, 16, 'ascii'], // u32[4] bitmap, decoded as raw bytes by decodeRecord
+      ['dirty', 48, 16, 'ascii'],
+    ],
+  },
+  {
+    layout: TASK_RECORD, name: 'task', size: 64, rows: [
+      ['state', 0, 4, 'i32'],
+      ['wait', 4, 4, 'i32'],
+      ['port_slot', 8, 4, 'i32'],
+      ['opcode', 12, 4, 'i32'],
+      ['volume', 16, 4, 'i32'],
+      ['lba', 20, 4, 'i32'],
+      ['byte_length', 24, 4, 'i32'],
+      ['cursor_bytes', 28, 4, 'i32'],
+      ['cache_slot', 32, 4, 'i32'],
+      ['attempts', 36, 4, 'i32'],
+      // 40..63 reserved
+    ],
+  },
+];
+
+describe('struct layouts equal their documented tables', () => {
+  for (const doc of DOCUMENTED) {
+    test(`${doc.name}: record size ${doc.size} and every field's offset, size and type`, () => {
+      expect(doc.layout.name).toBe(doc.name);
+      expect(doc.layout.size).toBe(doc.size);
+      const actual = doc.layout.fields.map((f) => [f.name, f.offset, f.size, f.type] as const);
+      expect(actual).toEqual(doc.rows);
+      const offsets: Record<string, number> = {};
+      for (const [name, offset] of doc.rows) offsets[name] = offset;
+      expect({ ...doc.layout.offsets }).toEqual(offsets);
+    });
+  }
+
+  test('layouts are frozen', () => {
+    for (const doc of DOCUMENTED) {
+      expect(Object.isFrozen(doc.layout)).toBe(true);
+      expect(Object.isFrozen(doc.layout.fields)).toBe(true);
+      expect(Object.isFrozen(doc.layout.offsets)).toBe(true);
+      for (const f of doc.layout.fields) expect(Object.isFrozen(f)).toBe(true);
+    }
+  });
+
+  test('derived sizes and word indexes agree with the tables', () => {
+    expect(UPDATE_INFO_BYTES).toBe(64);
+    expect(UpdateInfo.offsets).toBe(UPDATE_INFO.offsets);
+    // Cache slot header words (int32): offset / 4 of the documented table.
+    expect(SLOT_HEADER_WORDS).toBe(16);
+    expect({ ...SlotWord }).toEqual({
+      VOLUME: 0, SLOT_NUMBER: 1, PIN_COUNT: 2, HASH_NEXT: 3, LRU_PREV: 4, LRU_NEXT: 5, FLAGS: 6, VALID: 8, DIRTY: 12,
+    });
+    // Cache control words (documented in cache-slot.ts).
+    expect(CACHE_CONTROL_BYTES).toBe(64);
+    expect({ ...CacheControlWord }).toEqual({
+      FREE_HEAD: 0, LRU_HEAD: 1, LRU_TAIL: 2, DIRTY_SLOTS: 3, USED_SLOTS: 4, SLOT_COUNT: 5, SECTORS_PER_SLOT: 6, BUCKET_COUNT: 7,
+    });
+    expect(DIRECTORY_BUCKET_BYTES).toBe(4);
+    // Task words are hard-coded in task.ts separately from TASK_RECORD: they must agree.
+    expect(TASK_WORDS).toBe(16);
+    expect({ ...TaskWord }).toEqual({
+      STATE: 0, WAIT: 1, PORT_SLOT: 2, OPCODE: 3, VOLUME: 4, LBA: 5, BYTE_LENGTH: 6, CURSOR: 7, CACHE_SLOT: 8, ATTEMPTS: 9,
+    });
+    for (const [name, word] of Object.entries(TaskWord)) {
+      const field = name === 'CURSOR' ? 'cursor_bytes' : name.toLowerCase();
+      expect(TASK_RECORD.offsets[field as keyof typeof TASK_RECORD.offsets], name).toBe(word * 4);
+    }
+    expect(STAT_COUNTERS_PER_PROCESSOR).toBe(32);
+    expect(STAT_BLOCK_BYTES).toBe(256);
+    expect(DOORBELL_SLOT_BYTES).toBe(64);
+  });
+
+  test('LockTable record (hal/lock.ts table)', () => {
+    expect(LockTable.RECORD_BYTES).toBe(64);
+    expect(LockTable.bytesFor(3)).toBe(192);
+    expect(LOCK_STATE_OFFSET_BYTES).toBe(0);
+    expect(LOCK_OWNER_OFFSET_BYTES).toBe(4);
+    expect(LOCK_ACQUISITIONS_OFFSET_BYTES).toBe(8);
+    expect(LOCK_CONTENDED_OFFSET_BYTES).toBe(16);
+    expect(LOCK_SPINS_OFFSET_BYTES).toBe(24);
+    expect(LOCK_SLEEPS_OFFSET_BYTES).toBe(32);
+
+    const base = 128;
+    const buffer = new SharedArrayBuffer(base + LockTable.bytesFor(3));
+    const locks = new LockTable(buffer, base, 3, { singleThreaded: true, ownerId: 41 });
+    locks.format();
+    locks.lock(1);
+    const raw = new DataView(buffer);
+    expect(raw.getInt32(base + 64 + 0, true)).toBe(1); // state: locked
+    expect(raw.getInt32(base + 64 + 4, true)).toBe(42); // owner: id + 1
+    expect(raw.getFloat64(base + 64 + 8, true)).toBe(1); // acquisitions
+    expect(raw.getInt32(base + 0, true)).toBe(0);
+    expect(raw.getInt32(base + 128, true)).toBe(0);
+    locks.unlock(1);
+    expect(raw.getInt32(base + 64 + 0, true)).toBe(0);
+    expect(raw.getInt32(base + 64 + 4, true)).toBe(0);
+  });
+
+  test('Mailbox layout constants (hal/mailbox.ts table)', () => {
+    expect(MAILBOX_ENTRY_WORDS).toBe(6);
+    expect(MAILBOX_HEADER_BYTES).toBe(192);
+    expect(MAILBOX_CELL_BYTES).toBe(32);
+    expect(MAILBOX_MIN_CAPACITY).toBe(2);
+    expect(MAILBOX_MAX_CAPACITY).toBe(2 ** 30);
+    expect(MAILBOX_CAPACITY_OFFSET_BYTES).toBe(0);
+    expect(MAILBOX_ENQUEUE_POSITION_OFFSET_BYTES).toBe(64);
+    expect(MAILBOX_PUSHES_OFFSET_BYTES).toBe(68);
+    expect(MAILBOX_FULL_REJECTIONS_OFFSET_BYTES).toBe(76);
+    expect(MAILBOX_DEQUEUE_POSITION_OFFSET_BYTES).toBe(128);
+    expect(MAILBOX_POPS_OFFSET_BYTES).toBe(132);
+    expect(Mailbox.bytesFor(16)).toBe(192 + 16 * 32);
+  });
+
+  test('shared-memory header constants (hal/shared-memory.ts table)', () => {
+    expect(SHM_MAGIC).toBe(0x4652434a);
+    expect(SHM_VERSION).toBe(1);
+    expect(SHM_HEADER_BYTES).toBe(32);
+    expect(SHM_REGION_ENTRY_BYTES).toBe(32);
+    expect(SHM_REGION_NAME_BYTES).toBe(12);
+    expect(SHM_ALIGN_BYTES).toBe(64);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 2. defineStruct and decodeRecord
+// ---------------------------------------------------------------------------------------------
+
+describe('defineStruct', () => {
+  test('accepts a well-formed layout and records the offsets', () => {
+    const s = defineStruct('ok', 16, [
+      { name: 'a', offset: 0, size: 4, type: 'u32', meaning: '' },
+      { name: 'b', offset: 4, size: 2, type: 'u16', meaning: '' },
+      { name: 'c', offset: 8, size: 8, type: 'f64', meaning: '' },
+    ]);
+    expect(s.size).toBe(16);
+    expect({ ...s.offsets }).toEqual({ a: 0, b: 4, c: 8 });
+  });
+
+  test('rejects a misaligned field', () => {
+    const make = () => defineStruct('bad', 16, [{ name: 'x', offset: 2, size: 4, type: 'u32', meaning: '' }]);
+    expect(make).toThrow(AssertionError);
+    expect(make).toThrow('bad.x: offset 2 is not 4-byte aligned');
+    expect(() => defineStruct('bad', 16, [{ name: 'f', offset: 4, size: 8, type: 'f64', meaning: '' }]))
+      .toThrow('bad.f: offset 4 is not 8-byte aligned');
+  });
+
+  test('rejects an overlapping (or out-of-order) field', () => {
+    const make = () => defineStruct('bad', 16, [
+      { name: 'a', offset: 0, size: 4, type: 'u32', meaning: '' },
+      { name: 'b', offset: 2, size: 2, type: 'u16', meaning: '' },
+    ]);
+    expect(make).toThrow(AssertionError);
+    expect(make).toThrow('bad.b: overlaps the previous field or is out of order');
+    expect(() => defineStruct('bad', 16, [
+      { name: 'a', offset: 8, size: 4, type: 'u32', meaning: '' },
+      { name: 'b', offset: 0, size: 4, type: 'u32', meaning: '' },
+    ])).toThrow('bad.b: overlaps the previous field or is out of order');
+  });
+
+  test('rejects a field past the end of the record', () => {
+    const make = () => defineStruct('bad', 8, [{ name: 'tail', offset: 8, size: 4, type: 'u32', meaning: '' }]);
+    expect(make).toThrow(AssertionError);
+    expect(make).toThrow('bad.tail: ends past the record size 8');
+    expect(() => defineStruct('bad', 16, [{ name: 'name', offset: 8, size: 9, type: 'ascii', meaning: '' }]))
+      .toThrow('bad.name: ends past the record size 16');
+  });
+
+  test('rejects a size that does not match the type, and a record size not a multiple of 8', () => {
+    expect(() => defineStruct('bad', 8, [{ name: 'w', offset: 0, size: 2, type: 'u32', meaning: '' }]))
+      .toThrow('bad.w: size 2 does not match u32');
+    expect(() => defineStruct('bad', 12, [{ name: 'w', offset: 0, size: 4, type: 'u32', meaning: '' }]))
+      .toThrow('bad: record size 12 is not a multiple of 8');
+  });
+
+  test('decodeRecord reads every field type little-endian at its offset', () => {
+    const s = defineStruct('all', 32, [
+      { name: 'a', offset: 0, size: 1, type: 'u8', meaning: '' },
+      { name: 'b', offset: 2, size: 2, type: 'u16', meaning: '' },
+      { name: 'c', offset: 4, size: 4, type: 'u32', meaning: '' },
+      { name: 'd', offset: 8, size: 4, type: 'i32', meaning: '' },
+      { name: 'e', offset: 16, size: 8, type: 'f64', meaning: '' },
+      { name: 'f', offset: 24, size: 4, type: 'ascii', meaning: '' },
+      { name: 'g', offset: 28, size: 4, type: 'u16[]', meaning: '' },
+    ]);
+    const bytes = new Uint8Array(8 + 32);
+    const v = new DataView(bytes.buffer);
+    const at = 8;
+    v.setUint8(at + 0, 0xfe);
+    v.setUint16(at + 2, 0xbeef, true);
+    v.setUint32(at + 4, 0xdeadbeef, true);
+    v.setInt32(at + 8, -7, true);
+    v.setFloat64(at + 16, 2 ** 40 + 0.5, true);
+    bytes.set([0x41, 0x42, 0, 0x43], at + 24);
+    v.setUint16(at + 28, 1, true);
+    v.setUint16(at + 30, 65535, true);
+    expect(decodeRecord(s, v, at)).toEqual({ a: 0xfe, b: 0xbeef, c: 0xdeadbeef, d: -7, e: 2 ** 40 + 0.5, f: 'AB', g: [1, 65535] });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 3. Accessors write exactly where the tables say
+// ---------------------------------------------------------------------------------------------
+
+/** A buffer with a guard area before the table, so a table offset other than 0 is exercised. */
+const GUARD = 192;
+function tableBuffer(recordBytes: number, count: number): { buffer: SharedArrayBuffer; raw: DataView; rec: (i: number) => number } {
+  const buffer = new SharedArrayBuffer(GUARD + recordBytes * count + GUARD);
+  return { buffer, raw: new DataView(buffer), rec: (i) => GUARD + i * recordBytes };
+}
+function guardsClean(buffer: SharedArrayBuffer, tableBytes: number): boolean {
+  const bytes = new Uint8Array(buffer);
+  return bytes.subarray(0, GUARD).every((b) => b === 0) && bytes.subarray(GUARD + tableBytes).every((b) => b === 0);
+}
+function recordsClean(buffer: SharedArrayBuffer, recordBytes: number, indexes: number[]): boolean {
+  const bytes = new Uint8Array(buffer);
+  return indexes.every((i) => bytes.subarray(GUARD + i * recordBytes, GUARD + (i + 1) * recordBytes).every((b) => b === 0));
+}
+
+describe('VolumeTable accessors', () => {
+  test('define and every getter/setter round trip, raw bytes at the documented offsets', () => {
+    const count = 5;
+    const { buffer, raw, rec } = tableBuffer(64, count);
+    const t = new VolumeTable(buffer, GUARD, count);
+    const v = 2;
+    const b = rec(v);
+    t.define(v, 'OPEN3', 0x8000_0001, NO_DRIVE, 0xfffffff0, VolumeState.NORMAL);
+    expect(t.number(v)).toBe(2);
+    expect(t.format(v)).toBe('OPEN3');
+    expect(t.capacityBlocks(v)).toBe(0x8000_0001);
+    expect(t.driveNumber(v)).toBe(0xffffffff);
+    expect(t.driveStartBlock(v)).toBe(0xfffffff0);
+    expect(t.state(v)).toBe(VolumeState.NORMAL);
+    expect(t.flags(v)).toBe(0);
+    expect(t.pairNumber(v)).toBe(0);
+    expect(t.groupNumber(v)).toBe(0);
+
+    expect(raw.getUint32(b + 0, true)).toBe(2);
+    expect(raw.getUint8(b + 4)).toBe(VolumeState.NORMAL);
+    expect(Array.from(new Uint8Array(buffer, b + 8, 8))).toEqual([0x4f, 0x50, 0x45, 0x4e, 0x33, 0, 0, 0]); // 'OPEN3' NUL-padded
+    expect(raw.getUint32(b + 16, true)).toBe(0x8000_0001);
+    expect(raw.getUint32(b + 24, true)).toBe(0xffffffff);
+    expect(raw.getUint32(b + 28, true)).toBe(0xfffffff0);
+
+    t.setState(v, VolumeState.SECONDARY);
+    t.setFlags(v, VOLUME_FLAG_JOURNAL | 0x80);
+    t.setPairNumber(v, 0xfedc_ba98);
+    t.setGroupNumber(v, 0x1234_5678);
+    expect(t.state(v)).toBe(VolumeState.SECONDARY);
+    expect(t.flags(v)).toBe(0x81);
+    expect(t.pairNumber(v)).toBe(0xfedc_ba98);
+    expect(t.groupNumber(v)).toBe(0x1234_5678);
+    expect(raw.getUint8(b + 4)).toBe(VolumeState.SECONDARY);
+    expect(raw.getUint8(b + 5)).toBe(0x81);
+    expect(raw.getUint16(b + 6, true)).toBe(0); // reserved
+    expect(raw.getUint32(b + 20, true)).toBe(0xfedc_ba98);
+    expect(raw.getUint32(b + 32, true)).toBe(0x1234_5678);
+    expect(new Uint8Array(buffer, b + 36, 28).every((x) => x === 0)).toBe(true); // reserved tail
+
+    // An 8-character format fills the field with no terminator and does not spill.
+    t.define(v, 'ABCDEFGH', 1, 0, 0, VolumeState.UNUSED);
+    expect(t.format(v)).toBe('ABCDEFGH');
+    expect(raw.getUint32(b + 16, true)).toBe(1);
+    // define clears what an earlier life of the record left (flags, pair, group).
+    expect(t.flags(v)).toBe(0);
+    expect(t.pairNumber(v)).toBe(0);
+    expect(t.groupNumber(v)).toBe(0);
+    expect(t.state(v)).toBe(VolumeState.UNUSED);
+
+    // Only record v was touched.
+    expect(recordsClean(buffer, 64, [0, 1, 3, 4])).toBe(true);
+    expect(guardsClean(buffer, 64 * count)).toBe(true);
+    expect(t.decode(v)).toMatchObject({ number: 2, format: 'ABCDEFGH', capacity_blocks: 1 });
+  });
+
+  test('exists() covers 1..count-1 and the accessors reject an out-of-range record', () => {
+    const { buffer } = tableBuffer(64, 4);
+    const t = new VolumeTable(buffer, GUARD, 4);
+    expect([0, 1, 3, 4, 1.5, -1].map((v) => t.exists(v))).toEqual([false, true, true, false, false, false]);
+    expect(() => t.number(4)).toThrow('volume-info-400: record 4 out of range 0..3');
+    expect(() => t.setState(-1, VolumeState.NORMAL)).toThrow(AssertionError);
+  });
+});
+
+describe('PairTable accessors', () => {
+  test('register and every getter/setter round trip, raw bytes at the documented offsets', () => {
+    const count = 4;
+    const { buffer, raw, rec } = tableBuffer(64, count);
+    const t = new PairTable(buffer, GUARD, count);
+    const p = 3;
+    const b = rec(p);
+    t.register(p, 0xffff, 0xfffffffe, 0x10001, 77, 0x8000_0000);
+    expect(t.state(p)).toBe(PairState.NOT_COPIED);
+    expect(t.primarySystem(p)).toBe(0xffff);
+    expect(t.primaryVolume(p)).toBe(0xfffffffe);
+    expect(t.secondarySystem(p)).toBe(0x10001);
+    expect(t.secondaryVolume(p)).toBe(77);
+    expect(t.groupNumber(p)).toBe(0x8000_0000);
+    expect(t.copiedBlocks(p)).toBe(0);
+    expect(raw.getUint32(b + 0, true)).toBe(3); // number
+    expect(raw.getUint8(b + 4)).toBe(PairState.NOT_COPIED);
+    expect(raw.getUint32(b + 8, true)).toBe(0xffff);
+    expect(raw.getUint32(b + 12, true)).toBe(0xfffffffe);
+    expect(raw.getUint32(b + 16, true)).toBe(0x10001);
+    expect(raw.getUint32(b + 20, true)).toBe(77);
+    expect(raw.getUint32(b + 24, true)).toBe(0x8000_0000);
+
+    t.setState(p, PairState.COPYING);
+    t.setCopiedBlocks(p, 0xffff_fff0);
+    expect(t.state(p)).toBe(PairState.COPYING);
+    expect(t.copiedBlocks(p)).toBe(0xffff_fff0);
+    expect(raw.getUint8(b + 4)).toBe(PairState.COPYING);
+    expect(raw.getUint32(b + 28, true)).toBe(0xffff_fff0);
+    expect(new Uint8Array(buffer, b + 5, 3).every((x) => x === 0)).toBe(true);
+    expect(new Uint8Array(buffer, b + 32, 32).every((x) => x === 0)).toBe(true);
+
+    // register again clears the progress of the previous pair.
+    t.register(p, 1, 2, 3, 4, 5);
+    expect(t.copiedBlocks(p)).toBe(0);
+    expect(t.state(p)).toBe(PairState.NOT_COPIED);
+    expect(recordsClean(buffer, 64, [0, 1, 2])).toBe(true);
+    expect(guardsClean(buffer, 64 * count)).toBe(true);
+    expect(t.decode(p)).toEqual({
+      number: 3, state: PairState.NOT_COPIED, primary_system: 1, primary_volume: 2, secondary_system: 3, secondary_volume: 4, group_number: 5, copied_blocks: 0,
+    });
+  });
+});
+
+describe('GroupTable accessors', () => {
+  test('create and every getter/setter round trip, raw bytes at the documented offsets', () => {
+    const count = 4;
+    const { buffer, raw, rec } = tableBuffer(128, count);
+    const t = new GroupTable(buffer, GUARD, count);
+    const g = 1;
+    const b = rec(g);
+    t.create(g, GroupRole.PRIMARY);
+    expect(raw.getUint32(b + 0, true)).toBe(1);
+    expect(t.state(g)).toBe(GroupState.NORMAL);
+    expect(raw.getUint8(b + 4)).toBe(GroupState.NORMAL);
+    expect(t.role(g)).toBe(GroupRole.PRIMARY);
+    expect(raw.getUint8(b + 5)).toBe(GroupRole.PRIMARY);
+    expect(t.updateNumber(g)).toBe(1);
+    expect(raw.getFloat64(b + 16, true)).toBe(1);
+    expect(t.restoredNumber(g)).toBe(0);
+    expect(t.pairCount(g)).toBe(0);
+    expect(t.journalVolume(g)).toBe(0);
+
+    t.setState(g, GroupState.FAILURE);
+    t.setRole(g, GroupRole.SECONDARY);
+    expect(t.state(g)).toBe(GroupState.FAILURE);
+    expect(t.role(g)).toBe(GroupRole.SECONDARY);
+    expect(raw.getUint8(b + 4)).toBe(GroupState.FAILURE);
+    expect(raw.getUint8(b + 5)).toBe(GroupRole.SECONDARY);
+
+    // update_number: float64, exact above 2^32.
+    t.setUpdateNumber(g, 2 ** 40 + 3);
+    expect(t.updateNumber(g)).toBe(2 ** 40 + 3);
+    expect(raw.getFloat64(b + 16, true)).toBe(2 ** 40 + 3);
+    t.setUpdateNumber(g, 2 ** 53);
+    expect(t.updateNumber(g)).toBe(2 ** 53);
+    t.setRestoredNumber(g, 2 ** 40 + 2);
+    expect(t.restoredNumber(g)).toBe(2 ** 40 + 2);
+    expect(raw.getFloat64(b + 32, true)).toBe(2 ** 40 + 2);
+
+    t.setPartner(g, 0xfffe, 0x1_0203);
+    expect(t.partnerSystem(g)).toBe(0xfffe);
+    expect(t.partnerGroup(g)).toBe(0x1_0203);
+    expect(raw.getUint32(b + 24, true)).toBe(0xfffe);
+    expect(raw.getUint32(b + 28, true)).toBe(0x1_0203);
+
+    // Reserved 40..63 untouched; neighbours and guards untouched.
+    expect(new Uint8Array(buffer, b + 40, 24).every((x) => x === 0)).toBe(true);
+    expect(recordsClean(buffer, 128, [0, 2, 3])).toBe(true);
+    expect(guardsClean(buffer, 128 * count)).toBe(true);
+  });
+
+  test('setJournalVolume keeps journal_volume_count right', () => {
+    const { buffer, raw, rec } = tableBuffer(128, 3);
+    const t = new GroupTable(buffer, GUARD, 3);
+    const g = 2;
+    const b = rec(g);
+    t.create(g, GroupRole.PRIMARY);
+    const count = (): number => raw.getUint8(b + 6);
+    expect(count()).toBe(0);
+    t.setJournalVolume(g, 0, 5);
+    expect(t.journalVolume(g)).toBe(5);
+    expect(t.journalVolume(g, 0)).toBe(5);
+    expect(raw.getUint32(b + 8, true)).toBe(5);
+    expect(count()).toBe(1);
+    t.setJournalVolume(g, 1, 0xffff_fff7);
+    expect(t.journalVolume(g, 1)).toBe(0xffff_fff7);
+    expect(raw.getUint32(b + 12, true)).toBe(0xffff_fff7);
+    expect(count()).toBe(2);
+    t.setJournalVolume(g, 0, 6); // replace: still two
+    expect(count()).toBe(2);
+    t.setJournalVolume(g, 0, 0);
+    expect(count()).toBe(1);
+    expect(t.journalVolume(g, 1)).toBe(0xffff_fff7);
+    t.setJournalVolume(g, 1, 0);
+    expect(count()).toBe(0);
+    t.setJournalVolume(g, 1, 9); // only the second slot used
+    expect(count()).toBe(1);
+    expect(t.decode(g)).toMatchObject({ journal_volume_count: 1, journal_volume_0: 0, journal_volume_1: 9 });
+  });
+
+  test(`pair_set: addPair up to ${GROUP_PAIRS_MAX} entries, then false; pairAt and raw u16s at offset 64`, () => {
+    const { buffer, raw, rec } = tableBuffer(128, 3);
+    const t = new GroupTable(buffer, GUARD, 3);
+    const g = 1;
+    const b = rec(g);
+    t.create(g, GroupRole.PRIMARY);
+    expect(GROUP_PAIRS_MAX).toBe(32); // 64 bytes of u16
+    const pairOf = (i: number): number => (i === 0 ? 65535 : 1000 + i * 7);
+    for (let i = 0; i < GROUP_PAIRS_MAX; i++) {
+      expect(t.addPair(g, pairOf(i))).toBe(true);
+      expect(t.pairCount(g)).toBe(i + 1);
+      expect(raw.getUint8(b + 7)).toBe(i + 1);
+    }
+    expect(t.addPair(g, 4242)).toBe(false);
+    expect(t.pairCount(g)).toBe(GROUP_PAIRS_MAX);
+    for (let i = 0; i < GROUP_PAIRS_MAX; i++) {
+      expect(t.pairAt(g, i)).toBe(pairOf(i));
+      expect(raw.getUint16(b + 64 + i * 2, true)).toBe(pairOf(i));
+    }
+    expect(() => t.pairAt(g, GROUP_PAIRS_MAX)).toThrow('group 1: pair set index 32 out of range');
+    expect(() => t.pairAt(g, -1)).toThrow(AssertionError);
+    // The full set ends exactly at the record end: the next record is untouched.
+    expect(recordsClean(buffer, 128, [0, 2])).toBe(true);
+    expect(guardsClean(buffer, 128 * 3)).toBe(true);
+    const decoded = t.decode(g);
+    expect(decoded.pair_set).toEqual(Array.from({ length: GROUP_PAIRS_MAX }, (_, i) => pairOf(i)));
+  });
+});
+
+describe('PointerTable accessors', () => {
+  const FIELDS: ReadonlyArray<readonly [PointerField, number]> = [
+    ['ui_head', 16], ['wd_head', 24], ['ui_newest', 32], ['ui_oldest', 40], ['wd_newest', 48],
+    ['wd_oldest', 56], ['read_start', 64], ['retry_start', 72], ['capacity_bytes', 80],
+  ];
+
+  test('initialise writes the exact documented starting pointers', () => {
+    const count = 6;
+    const { buffer, raw, rec } = tableBuffer(128, count);
+    const t = new PointerTable(buffer, GUARD, count);
+    // Dirty the record first: initialise must clear it.
+    new Uint8Array(buffer, rec(4), 128).fill(0xaa);
+    const ui = 2 ** 32 + 4096;
+    const capacity = 2 ** 35 + 512;
+    t.initialise(4, 7, 0xfffe, 0x1_0000_0000 - 2, ui, capacity);
+    const b = rec(4);
+    expect(t.groupNumber(4)).toBe(7);
+    expect(t.readerSystem(4)).toBe(0xfffe);
+    expect(t.journalVolume(4)).toBe(0xffff_fffe);
+    expect(raw.getUint32(b + 0, true)).toBe(7);
+    expect(raw.getUint32(b + 4, true)).toBe(0xfffe);
+    expect(raw.getUint32(b + 8, true)).toBe(0xffff_fffe);
+    const expected: Record<PointerField, number> = {
+      ui_head: 0, ui_newest: 0, ui_oldest: 0, read_start: 0, retry_start: 0,
+      wd_head: ui, wd_newest: ui, wd_oldest: ui, capacity_bytes: capacity,
+    };
+    for (const [field, offset] of FIELDS) {
+      expect(t.get(4, field), field).toBe(expected[field]);
+      expect(raw.getFloat64(b + offset, true), field).toBe(expected[field]);
+    }
+    expect(raw.getUint32(b + 12, true)).toBe(0); // reserved
+    expect(new Uint8Array(buffer, b + 88, 40).every((x) => x === 0)).toBe(true);
+    expect(recordsClean(buffer, 128, [0, 1, 2, 3, 5])).toBe(true);
+    expect(guardsClean(buffer, 128 * count)).toBe(true);
+  });
+
+  test('get/set of every PointerField with values above 2^32', () => {
+    const { buffer, raw, rec } = tableBuffer(128, 3);
+    const t = new PointerTable(buffer, GUARD, 3);
+    t.initialise(1, 1, 0, 9, 4096, 2 ** 40);
+    FIELDS.forEach(([field], i) => t.set(1, field, 2 ** 33 + i * 4096 + 1));
+    FIELDS.forEach(([field, offset], i) => {
+      const value = 2 ** 33 + i * 4096 + 1;
+      expect(t.get(1, field), field).toBe(value);
+      expect(raw.getFloat64(rec(1) + offset, true), field).toBe(value);
+    });
+    const decoded = t.decode(1);
+    FIELDS.forEach(([field], i) => expect(decoded[field]).toBe(2 ** 33 + i * 4096 + 1));
+    expect(recordsClean(buffer, 128, [0, 2])).toBe(true);
+  });
+});
+
+describe('UpdateInfo table', () => {
+  test('decode reads the documented offsets', () => {
+    const { buffer, raw, rec } = tableBuffer(64, 2);
+    const t = UpdateInfo.table(buffer, GUARD, 2);
+    const b = rec(1);
+    raw.setUint32(b + 0, 0x314c4e4a, true);
+    raw.setUint16(b + 4, 1, true);
+    raw.setFloat64(b + 8, 1767225600000.25, true);
+    raw.setFloat64(b + 16, 2 ** 40 + 3, true);
+    raw.setUint32(b + 24, 11, true);
+    raw.setUint32(b + 28, 12, true);
+    raw.setUint32(b + 32, 13, true);
+    raw.setUint32(b + 36, 14, true);
+    raw.setUint32(b + 40, 15, true);
+    raw.setUint32(b + 44, 0xcafef00d, true);
+    raw.setFloat64(b + 48, 2 ** 36 + 512, true);
+    raw.setUint32(b + 56, 0xffffffff, true); // reserved: not a field
+    raw.setUint32(b + 60, 0x12345678, true);
+    expect(t.decode(1)).toEqual({
+      magic: 0x314c4e4a, flags: 1, receive_ms: 1767225600000.25, update_number: 2 ** 40 + 3, group_number: 11,
+      target_volume: 12, target_block: 13, data_blocks: 14, data_volume: 15, data_checksum: 0xcafef00d,
+      data_position: 2 ** 36 + 512, header_checksum: 0x12345678,
+    });
+    t.clear(1);
+    expect(recordsClean(buffer, 64, [0, 1])).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 4. Region plan and geometry
+// ---------------------------------------------------------------------------------------------
+
+function isPow2(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && Number.isInteger(Math.log2(n));
+}
+
+describe('geometry and lock map', () => {
+  const configs: Array<[string, SystemConfig]> = [
+    ['DEFAULT_CONFIG', DEFAULT_CONFIG],
+    ['smallConfig', smallConfig()],
+    ['24 slots', smallConfig({ cacheBytes: 24 * 4096 })],
+    ['8 slots of 64 KiB', smallConfig({ cacheBytes: 8 * 65536, slotBytes: 65536 })],
+    ['33 slots, 255 groups', smallConfig({ cacheBytes: 33 * 8192, slotBytes: 8192, groupsMax: 255 })],
+  ];
+  for (const [label, config] of configs) {
+    test(`${label}: bucket count, lock ranges, region sizes`, () => {
+      const g = geometryOf(config);
+      expect(g.slotCount).toBe(config.cacheBytes / config.slotBytes);
+      expect(g.sectorsPerSlot).toBe(config.slotBytes / 512);
+      expect(g.processors).toBe(config.channelAdapters + config.diskAdapters);
+      expect(isPow2(g.bucketCount)).toBe(true);
+      expect(g.bucketCount).toBeGreaterThanOrEqual(2 * g.slotCount);
+      expect(g.bucketCount).toBeLessThan(4 * g.slotCount); // the smallest such power of two
+      expect(g.mailboxBytes % 64).toBe(0);
+      expect(g.mailboxBytes).toBeGreaterThanOrEqual(192 + config.mailboxCapacity * 32);
+      expect(g.mailboxBytes).toBeLessThan(192 + config.mailboxCapacity * 32 + 64);
+      expect(g.tasksPerProcessor).toBe(config.hostQueueDepth);
+
+      const m = lockMapOf(g);
+      // [first, count] of each range, in numbering order: contiguous from 0, no overlap.
+      const ranges: Array<[string, number, number]> = [
+        ['cacheList', m.cacheList, 1],
+        ['buckets', m.bucketBase, g.bucketCount],
+        ['slots', m.slotBase, g.slotCount],
+        ['groups', m.groupBase, config.groupsMax + 1],
+        ['maintenance', m.maintenance, 1],
+      ];
+      let next = 0;
+      for (const [name, first, count] of ranges) {
+        expect(first, name).toBe(next);
+        next = first + count;
+      }
+      expect(g.lockCount).toBe(next);
+      expect(g.lockCount).toBe(1 + g.bucketCount + g.slotCount + config.groupsMax + 1 + 1);
+      expect(m.maintenance).toBe(g.lockCount - 1);
+
+      const plan = planControlMemory(config);
+      const locks = must(plan.regions.find((r) => r.id === RegionId.LOCKS));
+      expect(locks.recordCount).toBe(g.lockCount);
+      expect(locks.recordBytes).toBe(64);
+      const slots = must(plan.regions.find((r) => r.id === RegionId.SLOTS));
+      expect(slots.recordCount).toBe(g.slotCount);
+      const directory = must(plan.regions.find((r) => r.id === RegionId.DIRECTORY));
+      expect(directory.recordCount).toBe(g.bucketCount);
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// 5. The independent decoder: a dump read with DataView and the documented numbers only
+// ---------------------------------------------------------------------------------------------
+
+interface DumpRegion { id: number; offset: number; bytes: number; recordBytes: number; recordCount: number; name: string }
+interface DumpHeader { magic: number; version: number; regionCount: number; totalBytes: number; systemNumber: number; regions: DumpRegion[] }
+
+/** Parses the header and region table of a dump exactly as hal/shared-memory.ts documents it. */
+function parseDump(dump: ArrayBuffer): DumpHeader {
+  const v = new DataView(dump);
+  const regionCount = v.getUint32(8, true);
+  const regions: DumpRegion[] = [];
+  for (let i = 0; i < regionCount; i++) {
+    const at = 32 + 32 * i;
+    const nameBytes = new Uint8Array(dump, at + 20, 12);
+    const end = nameBytes.indexOf(0);
+    const name = String.fromCharCode(...nameBytes.subarray(0, end < 0 ? 12 : end));
+    // Everything after the terminating NUL is NUL padding.
+    if (end >= 0) expect(nameBytes.subarray(end).every((c) => c === 0)).toBe(true);
+    regions.push({
+      id: v.getUint32(at + 0, true),
+      offset: v.getUint32(at + 4, true),
+      bytes: v.getUint32(at + 8, true),
+      recordBytes: v.getUint32(at + 12, true),
+      recordCount: v.getUint32(at + 16, true),
+      name,
+    });
+  }
+  return {
+    magic: v.getUint32(0, true),
+    version: v.getUint32(4, true),
+    regionCount,
+    totalBytes: v.getUint32(12, true),
+    systemNumber: v.getUint32(16, true),
+    regions,
+  };
+}
+
+function ascii(dump: ArrayBuffer, at: number, size: number): string {
+  const bytes = new Uint8Array(dump, at, size);
+  const end = bytes.indexOf(0);
+  return String.fromCharCode(...bytes.subarray(0, end < 0 ? size : end));
+}
+
+function takeDump(control: SharedArrayBuffer): ArrayBuffer {
+  const dump = new ArrayBuffer(control.byteLength);
+  new Uint8Array(dump).set(new Uint8Array(control));
+  return dump;
+}
+
+describe('independent decoding of a control-memory dump', () => {
+  function populatedDump() {
+    const h = freshSystem();
+    const { mem } = h;
+    // A volume through the maintenance port (takes the maintenance lock) ...
+    const defined = h.maintenance.defineVolume({ number: 9, capacityBlocks: 300, drive: 1, startBlock: 600, format: 'JNL' });
+    expect(defined.status).toBe('ok');
+    mem.volumes.setFlags(9, VOLUME_FLAG_JOURNAL);
+    mem.volumes.setGroupNumber(9, 3);
+    mem.volumes.setState(1, VolumeState.PRIMARY);
+    mem.volumes.setPairNumber(1, 5);
+    // ... a pair, a group and a pointer set through the table accessors.
+    mem.pairs.register(5, 1, 1, 2, 11, 3);
+    mem.pairs.setState(5, PairState.COPYING);
+    mem.pairs.setCopiedBlocks(5, 128);
+    mem.groups.create(3, GroupRole.PRIMARY);
+    mem.groups.setJournalVolume(3, 0, 9);
+    expect(mem.groups.addPair(3, 5)).toBe(true);
+    expect(mem.groups.addPair(3, 65000)).toBe(true);
+    mem.groups.setUpdateNumber(3, 2 ** 40 + 3);
+    mem.groups.setPartner(3, 2, 4);
+    const set = 3 * h.config.readersMax + 1; // group 3, reader 1
+    mem.pointers.initialise(set, 3, 2, 9, 4096, 300 * 512);
+    mem.pointers.set(set, 'wd_newest', 2 ** 33 + 8192);
+    // ... and one host write, so a cache slot, a bucket chain and counters are in use.
+    const written = h.write(0, 2, 8, pattern(512, 7));
+    expect(written.status).toBe(0);
+    return { h, set, dump: takeDump(h.shared.control) };
+  }
+
+  test('header, region table, and every region is aligned, in bounds and non-overlapping', () => {
+    const { h, dump } = populatedDump();
+    const bytes = new Uint8Array(dump);
+    const hdr = parseDump(dump);
+    expect(hdr.magic).toBe(0x4652434a);
+    expect(String.fromCharCode(...bytes.subarray(0, 4))).toBe('JCRF'); // the bytes of the magic, in memory order
+    expect(hdr.version).toBe(1);
+    expect(hdr.systemNumber).toBe(h.config.systemNumber);
+    expect(hdr.totalBytes).toBe(dump.byteLength);
+    expect(new Uint8Array(dump, 20, 12).every((b) => b === 0)).toBe(true); // reserved header bytes
+
+    // Expected table for smallConfig, computed by hand from the layout.ts table:
+    // 3 processors, 16 slots, 32 buckets, 67 locks, groupsMax 16, readersMax 4, volumesMax 64,
+    // pairsMax 64, hostQueueDepth 4, mailbox 192 + 16 * 32 = 704 bytes.
+    const expected: Array<[number, string, number, number]> = [
+      [1, 'system', 64, 1],
+      [2, 'volumes', 64, 65],
+      [3, 'pairs', 64, 65],
+      [4, 'groups', 128, 17],
+      [5, 'pointers', 128, 68],
+      [6, 'cache-ctl', 64, 1],
+      [7, 'slots', 64, 16],
+      [8, 'directory', 4, 32],
+      [9, 'locks', 64, 67],
+      [10, 'mailboxes', 704, 3],
+      [11, 'doorbells', 64, 3],
+      [12, 'statistics', 256, 3],
+      [13, 'tasks', 64, 12],
+    ];
+    expect(hdr.regionCount).toBe(expected.length);
+    expect(hdr.regions.map((r) => [r.id, r.name, r.recordBytes, r.recordCount])).toEqual(expected);
+
+    const firstFree = Math.ceil((32 + 32 * hdr.regionCount) / 64) * 64;
+    const sorted = [...hdr.regions].sort((a, b) => a.offset - b.offset);
+    let end = firstFree;
+    for (const r of sorted) {
+      expect(r.offset % 64, r.name).toBe(0);
+      expect(r.offset, `${r.name} starts after the previous region / the region table`).toBeGreaterThanOrEqual(end);
+      expect(r.offset + r.bytes, `${r.name} ends within total_bytes`).toBeLessThanOrEqual(hdr.totalBytes);
+      expect(r.recordBytes * r.recordCount, `${r.name} records fit`).toBeLessThanOrEqual(r.bytes);
+      end = r.offset + r.bytes;
+    }
+  });
+
+  test('records decoded with the documented offsets equal what the accessors wrote', () => {
+    const { h, set, dump } = populatedDump();
+    const v = new DataView(dump);
+    const hdr = parseDump(dump);
+    const region = (name: string): DumpRegion => must(hdr.regions.find((r) => r.name === name), `region '${name}'`);
+    const rec = (name: string, index: number): number => {
+      const r = region(name);
+      expect(index).toBeLessThan(r.recordCount);
+      return r.offset + index * r.recordBytes;
+    };
+
+    // Volumes (400): boot-defined volume 2, maintenance-defined 9, volume 1 made primary, 3 unused.
+    const vol = (n: number) => {
+      const b = rec('volumes', n);
+      return {
+        number: v.getUint32(b, true), state: v.getUint8(b + 4), flags: v.getUint8(b + 5), format: ascii(dump, b + 8, 8),
+        capacity: v.getUint32(b + 16, true), pair: v.getUint32(b + 20, true), drive: v.getUint32(b + 24, true),
+        start: v.getUint32(b + 28, true), group: v.getUint32(b + 32, true),
+      };
+    };
+    expect(vol(0)).toEqual({ number: 0, state: 0, flags: 0, format: '', capacity: 0, pair: 0, drive: 0, start: 0, group: 0 });
+    expect(vol(1)).toEqual({ number: 1, state: 2, flags: 0, format: 'OPEN3', capacity: 256, pair: 5, drive: 0, start: 0, group: 0 });
+    expect(vol(2)).toEqual({ number: 2, state: 1, flags: 0, format: 'OPEN3', capacity: 100, pair: 0, drive: 0, start: 256, group: 0 });
+    expect(vol(3)).toEqual({ number: 3, state: 0, flags: 0, format: 'OPEN6', capacity: 256, pair: 0, drive: 1, start: 0, group: 0 });
+    expect(vol(9)).toEqual({ number: 9, state: 1, flags: 1, format: 'JNL', capacity: 300, pair: 0, drive: 1, start: 600, group: 3 });
+    expect(vol(64).number).toBe(0);
+
+    // Pairs (500).
+    const p = rec('pairs', 5);
+    expect([0, 4, 8, 12, 16, 20, 24, 28].map((o) => (o === 4 ? v.getUint8(p + o) : v.getUint32(p + o, true))))
+      .toEqual([5, PairState.COPYING, 1, 1, 2, 11, 3, 128]);
+    expect(v.getUint32(rec('pairs', 4), true)).toBe(0);
+
+    // Groups (600).
+    const g = rec('groups', 3);
+    expect(v.getUint32(g, true)).toBe(3);
+    expect([v.getUint8(g + 4), v.getUint8(g + 5), v.getUint8(g + 6), v.getUint8(g + 7)])
+      .toEqual([GroupState.NORMAL, GroupRole.PRIMARY, 1, 2]);
+    expect(v.getUint32(g + 8, true)).toBe(9);
+    expect(v.getUint32(g + 12, true)).toBe(0);
+    expect(v.getFloat64(g + 16, true)).toBe(2 ** 40 + 3);
+    expect(v.getUint32(g + 24, true)).toBe(2);
+    expect(v.getUint32(g + 28, true)).toBe(4);
+    expect(v.getFloat64(g + 32, true)).toBe(0);
+    expect([v.getUint16(g + 64, true), v.getUint16(g + 66, true), v.getUint16(g + 68, true)]).toEqual([5, 65000, 0]);
+
+    // Pointers (700): set index = group * readersMax + reader.
+    const s = rec('pointers', set);
+    expect([v.getUint32(s, true), v.getUint32(s + 4, true), v.getUint32(s + 8, true)]).toEqual([3, 2, 9]);
+    expect([16, 24, 32, 40, 48, 56, 64, 72, 80].map((o) => v.getFloat64(s + o, true)))
+      .toEqual([0, 4096, 0, 0, 2 ** 33 + 8192, 4096, 0, 0, 300 * 512]);
+    expect(new Uint8Array(dump, rec('pointers', set - 1), 128).every((b) => b === 0)).toBe(true);
+
+    // Cache: control words, the slot holding volume 2's slot 1 (block 8 of 8-sector slots), its chain.
+    const ctl = region('cache-ctl').offset;
+    expect(v.getInt32(ctl + 5 * 4, true)).toBe(16); // slot_count
+    expect(v.getInt32(ctl + 6 * 4, true)).toBe(8); // sectors_per_slot
+    expect(v.getInt32(ctl + 7 * 4, true)).toBe(32); // bucket_count
+    expect(v.getInt32(ctl + 4 * 4, true)).toBe(1); // used_slots
+    const slots = region('slots');
+    const used: number[] = [];
+    for (let i = 0; i < slots.recordCount; i++) {
+      const b = slots.offset + i * 64;
+      const flags = v.getUint32(b + 24, true);
+      if (v.getInt32(b, true) !== 0) used.push(i);
+      else expect(flags & SLOT_FLAG_FREE, `slot ${i} free flag`).toBe(SLOT_FLAG_FREE);
+    }
+    expect(used).toHaveLength(1);
+    const slot = must(used[0]);
+    const sb = slots.offset + slot * 64;
+    expect(v.getInt32(sb + 0, true)).toBe(2); // volume
+    expect(v.getUint32(sb + 4, true)).toBe(1); // slot_number
+    expect(v.getInt32(sb + 8, true)).toBe(0); // pin_count: the command completed
+    expect(v.getUint32(sb + 24, true) & SLOT_FLAG_IN_DIRECTORY).toBe(SLOT_FLAG_IN_DIRECTORY);
+    expect(v.getUint32(sb + 32, true) & 1).toBe(1); // valid bit of sector 0 of the slot
+    // Exactly one directory bucket chain reaches the slot (hash_next is index + 1).
+    const dir = region('directory');
+    let reached = 0;
+    for (let bucket = 0; bucket < dir.recordCount; bucket++) {
+      for (let link = v.getInt32(dir.offset + bucket * 4, true), hops = 0; link !== 0 && hops <= 16; hops++) {
+        if (link - 1 === slot) reached++;
+        link = v.getInt32(slots.offset + (link - 1) * 64 + 12, true);
+      }
+    }
+    expect(reached).toBe(1);
+    // Cache data of that slot holds the written sector.
+    expect(h.shared.cache.byteLength).toBe(16 * 4096);
+    expect(Array.from(new Uint8Array(h.shared.cache, slot * 4096, 512))).toEqual(Array.from(pattern(512, 7)));
+
+    // Locks: all free after the commands; the maintenance lock (the last one) was taken once.
+    const locks = region('locks');
+    for (let i = 0; i < locks.recordCount; i++) {
+      expect(v.getInt32(locks.offset + i * 64 + 0, true), `lock ${i} state`).toBe(0);
+      expect(v.getInt32(locks.offset + i * 64 + 4, true), `lock ${i} owner`).toBe(0);
+    }
+    expect(v.getFloat64(locks.offset + (locks.recordCount - 1) * 64 + 8, true)).toBe(1);
+    expect(v.getFloat64(locks.offset + 0 * 64 + 8, true)).toBeGreaterThan(0); // cache list lock used by the write
+
+    // Mailboxes: each processor's mailbox records its capacity at +0.
+    const mb = region('mailboxes');
+    for (let i = 0; i < mb.recordCount; i++) expect(v.getInt32(mb.offset + i * mb.recordBytes, true)).toBe(16);
+    // Statistics: one host write counted (HOST_WRITES is counter 1 of each float64 block).
+    const st = region('statistics');
+    let writes = 0;
+    for (let i = 0; i < st.recordCount; i++) writes += v.getFloat64(st.offset + i * 256 + 1 * 8, true);
+    expect(writes).toBe(1);
+    // Tasks: every record's state is free, ready or waiting.
+    const tasks = region('tasks');
+    for (let i = 0; i < tasks.recordCount; i++) expect([0, 1, 2]).toContain(v.getInt32(tasks.offset + i * 64, true));
+    // System record: running, three processors attached.
+    const sys = region('system').offset;
+    expect(v.getInt32(sys + SystemWord.RUN_STATE * 4, true)).toBe(1);
+    expect(v.getInt32(sys + SystemWord.STARTED * 4, true)).toBe(3);
+  });
+
+  test('the firmware decoder (RecordTable.decode) agrees with the independent one', () => {
+    const { h, set } = populatedDump();
+    const { mem } = h;
+    expect(mem.volumes.decode(9)).toEqual({
+      number: 9, state: 1, flags: 1, format: 'JNL', capacity_blocks: 300, pair_number: 0, drive_number: 1, drive_start_block: 600, group_number: 3,
+    });
+    expect(mem.groups.decode(3)).toMatchObject({ number: 3, journal_volume_count: 1, pair_count: 2, update_number: 2 ** 40 + 3, partner_system: 2, partner_group: 4 });
+    expect(mem.pointers.decode(set)).toMatchObject({ group_number: 3, reader_system: 2, journal_volume: 9, wd_newest: 2 ** 33 + 8192 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 6. System record: boot time placement (firmware bug)
+// ---------------------------------------------------------------------------------------------
+
+describe('system record', () => {
+  // BUG (firmware/boot.ts, formatSystem): the boot time is written as a float64 at byte 8 of
+  // the system record, which is int32 words 2 and 3 = SystemWord.FINISHED and
+  // SystemWord.FAILED_PROCESSOR. The maintenance port reads boot_ms at byte 32. So after boot
+  // FINISHED/FAILED_PROCESSOR hold the halves of the timestamp and boot_ms reads 0, and
+  // recordProcessorFailure (compareExchange from 0) can never record a failure.
+  it('formatSystem leaves SystemWord.FINISHED and FAILED_PROCESSOR at 0', () => {
+    const h = freshSystem();
+    expect(h.mem.system[SystemWord.FINISHED]).toBe(0);
+    expect(h.mem.system[SystemWord.FAILED_PROCESSOR]).toBe(0);
+  });
+
+  it('the maintenance port reads back the boot time and no failed processor', () => {
+    const h = freshSystem();
+    const block = h.maintenance.readControlBlock('system', 0);
+    expect(block.data?.boot_ms).toBe(Date.UTC(2026, 0, 1)); // VirtualClock's default start
+    expect(block.data?.failed_processor).toBe(-1);
+  });
+
+  it('recordProcessorFailure records the first failed processor', () => {
+    const h = freshSystem();
+    h.maintenance.recordProcessorFailure(2);
+    expect(h.maintenance.readControlBlock('system', 0).data?.failed_processor).toBe(2);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 7. Header verification
+// ---------------------------------------------------------------------------------------------
+
+describe('ControlMemory.verifyHeader and readRegionTable', () => {
+  const opts = { singleThreaded: true, ownerId: 0 };
+
+  test('passes on a formatted image, for a second attachment too', () => {
+    const h = freshSystem();
+    expect(() => h.mem.verifyHeader()).not.toThrow();
+    const again = new ControlMemory(h.config, h.shared.control, h.shared.cache, opts);
+    expect(() => again.verifyHeader()).not.toThrow();
+    const table = readRegionTable(takeDump(h.shared.control));
+    expect(table.systemNumber).toBe(1);
+    expect(table.totalBytes).toBe(h.shared.control.byteLength);
+    expect(table.regions.map((r) => r.name)).toEqual(
+      ['system', 'volumes', 'pairs', 'groups', 'pointers', 'cache-ctl', 'slots', 'directory', 'locks', 'mailboxes', 'doorbells', 'statistics', 'tasks']);
+    expect(table.regions).toEqual(planControlMemory(h.config).regions);
+  });
+
+  test('throws when the image belongs to another system number', () => {
+    const h = freshSystem();
+    const other = new ControlMemory({ ...h.config, systemNumber: 2 }, h.shared.control, h.shared.cache, opts);
+    expect(() => other.verifyHeader()).toThrow(AssertionError);
+    expect(() => other.verifyHeader()).toThrow('control memory belongs to system 1, configuration says 2');
+  });
+
+  test('throws when the image was laid out for a different configuration (more cache slots)', () => {
+    const h = freshSystem();
+    const bigger = smallConfig({ cacheBytes: 32 * 4096 });
+    const plan = planControlMemory(bigger);
+    expect(plan.totalBytes).toBeGreaterThan(h.shared.control.byteLength);
+    // The formatted (smaller-layout) image copied into a buffer big enough for the other layout.
+    const control = new SharedArrayBuffer(plan.totalBytes);
+    new Uint8Array(control).set(new Uint8Array(h.shared.control));
+    const mem = new ControlMemory(bigger, control, new SharedArrayBuffer(bigger.cacheBytes), opts);
+    expect(() => mem.verifyHeader()).toThrow(AssertionError);
+    expect(() => mem.verifyHeader()).toThrow("region 'slots' in the image header does not match the layout computed from the configuration");
+  });
+
+  test('throws when the image was laid out for a different configuration (fewer slots, more groups)', () => {
+    const h = freshSystem();
+    const fewer = smallConfig({ cacheBytes: 8 * 4096 });
+    const mem = new ControlMemory(fewer, h.shared.control, new SharedArrayBuffer(fewer.cacheBytes), opts);
+    expect(() => mem.verifyHeader()).toThrow("region 'slots' in the image header does not match");
+    const groups = smallConfig({ groupsMax: 8 });
+    const mem2 = new ControlMemory(groups, h.shared.control, h.shared.cache, opts);
+    expect(() => mem2.verifyHeader()).toThrow("region 'groups' in the image header does not match");
+  });
+
+  // verifyHeader promises the header describes "exactly this layout", but it only checks the
+  // regions the image lists: an image whose table lists fewer regions (here: none) passes.
+  it('throws when the image region table lists fewer regions than the layout', () => {
+    const h = freshSystem();
+    new DataView(h.shared.control).setUint32(8, 0, true); // region_count = 0
+    expect(() => h.mem.verifyHeader()).toThrow();
+  });
+
+  test('a control buffer smaller than the layout is refused when attaching', () => {
+    const h = freshSystem();
+    const bigger = smallConfig({ cacheBytes: 32 * 4096 });
+    expect(() => new ControlMemory(bigger, h.shared.control, new SharedArrayBuffer(bigger.cacheBytes), opts))
+      .toThrow(/control memory of \d+ bytes is smaller than the layout's \d+/);
+  });
+
+  test('readRegionTable: wrong magic', () => {
+    const h = freshSystem();
+    const dump = takeDump(h.shared.control);
+    new DataView(dump).setUint32(0, 0x12345678, true);
+    expect(() => readRegionTable(dump)).toThrow('shared-memory image has magic 0x12345678, expected 0x4652434a');
+    expect(() => readRegionTable(new ArrayBuffer(4096))).toThrow('has magic 0x0, expected 0x4652434a');
+  });
+
+  test('readRegionTable: wrong version', () => {
+    const h = freshSystem();
+    const dump = takeDump(h.shared.control);
+    new DataView(dump).setUint32(4, 2, true);
+    expect(() => readRegionTable(dump)).toThrow('shared-memory image version 2 is not 1');
+    const mem = new ControlMemory(h.config, h.shared.control, h.shared.cache, opts);
+    new DataView(h.shared.control).setUint32(4, 7, true);
+    expect(() => mem.verifyHeader()).toThrow('shared-memory image version 7 is not 1');
+  });
+
+  test('readRegionTable: truncated buffer', () => {
+    const h = freshSystem();
+    const dump = takeDump(h.shared.control);
+    const half = dump.slice(0, 4096);
+    expect(() => readRegionTable(half)).toThrow(`shared-memory header claims ${dump.byteLength} bytes, image has 4096`);
+    expect(() => readRegionTable(dump.slice(0, 16))).toThrow('shared-memory image of 16 bytes is shorter than its header');
+    expect(() => readRegionTable(new ArrayBuffer(0))).toThrow('shared-memory image of 0 bytes is shorter than its header');
+  });
+
+  test('readRegionTable: a corrupt region count is refused (throws rather than reading garbage)', () => {
+    const h = freshSystem();
+    const dump = takeDump(h.shared.control);
+    new DataView(dump).setUint32(8, 0x7fffffff, true);
+    expect(() => readRegionTable(dump)).toThrow();
+  });
+});

@@ -1,0 +1,134 @@
+// Test harness: one storage system's shared memory, freshly formatted, with its processors
+// attached in this thread and NOT running — each test steps the processor it is testing by
+// hand, so it can look at every table between steps. Drives are memory drives wrapped in
+// fault-injecting drives.
+
+import { VirtualClock } from '../../hal/clock.ts';
+import type { Drive } from '../../hal/drive.ts';
+import { FaultControl, FaultyDrive } from '../../hal/faulty-drive.ts';
+import { HostOp, type CommandResult, type HostPorts } from '../../hal/host-port.ts';
+import { MemoryDrive } from '../../hal/memory-drive.ts';
+import { allocateSystem, attachHostPorts, attachProcessor, formatSystem, type SystemShared } from '../../firmware/boot.ts';
+import { Cache } from '../../firmware/cache.ts';
+import type { ChannelAdapter } from '../../firmware/channel-adapter.ts';
+import { DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
+import type { DiskAdapter } from '../../firmware/disk-adapter.ts';
+import type { ControlMemory } from '../../firmware/layout.ts';
+import { MaintenancePort } from '../../firmware/maintenance.ts';
+
+/** A small system: 2 CAs, 1 DA, 16 cache slots of 4 KiB (8 sectors), 3 volumes of 64 blocks... */
+export function smallConfig(overrides: Partial<SystemConfig> = {}): SystemConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    channelAdapters: 2,
+    diskAdapters: 1,
+    cacheBytes: 16 * 4096,
+    slotBytes: 4096,
+    hostQueueDepth: 4,
+    maxTransferBytes: 16 * 1024,
+    mailboxCapacity: 16,
+    destageBatchSlots: 4,
+    drives: [
+      { number: 0, kind: 'memory', blockCount: 1024 },
+      { number: 1, kind: 'memory', blockCount: 1024 },
+    ],
+    volumes: [
+      { number: 1, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 0 },
+      { number: 2, format: 'OPEN3', capacityBlocks: 100, drive: 0, startBlock: 256 },
+      { number: 3, format: 'OPEN6', capacityBlocks: 256, drive: 1, startBlock: 0, state: 'unused' },
+    ],
+    ...overrides,
+  };
+}
+
+export interface Harness {
+  config: SystemConfig;
+  shared: SystemShared;
+  mem: ControlMemory;
+  cache: Cache;
+  clock: VirtualClock;
+  ports: HostPorts;
+  maintenance: MaintenancePort;
+  /** Raw memory-drive bytes by drive number (what is "on disk"). */
+  driveBytes: Map<number, Uint8Array>;
+  faults: Map<number, FaultControl>;
+  ca: ChannelAdapter[];
+  da: DiskAdapter[];
+  trace: string[];
+  /** Claims a slot on `port`, writes data, submits; returns the slot. */
+  submit(port: number, opcode: number, volume: number, lba: number, byteLength: number, data?: Uint8Array): number;
+  /** Steps every processor round-robin until the slot completes (bounded), then returns and releases. */
+  finish(port: number, slot: number, maxRounds?: number): CommandResult & { data: Uint8Array };
+  write(port: number, volume: number, lba: number, data: Uint8Array): CommandResult;
+  read(port: number, volume: number, lba: number, byteLength: number): CommandResult & { data: Uint8Array };
+  /** Steps every processor once, CAs first; returns total work. */
+  round(): number;
+}
+
+export function freshSystem(overrides: Partial<SystemConfig> = {}): Harness {
+  const config = smallConfig(overrides);
+  const shared = allocateSystem(config);
+  const clock = new VirtualClock();
+  const mem = formatSystem(shared, clock.nowMs());
+  const driveBytes = new Map<number, Uint8Array>();
+  const faults = new Map<number, FaultControl>();
+  const drives = new Map<number, Drive>();
+  for (const d of config.drives) {
+    const buffer = MemoryDrive.allocate(d.blockCount);
+    driveBytes.set(d.number, new Uint8Array(buffer));
+    const control = new FaultControl(FaultControl.allocate());
+    faults.set(d.number, control);
+    drives.set(d.number, new FaultyDrive(new MemoryDrive(buffer, d.blockCount), control));
+  }
+  const trace: string[] = [];
+  const processors = Array.from({ length: config.channelAdapters + config.diskAdapters }, (_, processorId) =>
+    attachProcessor({ processorId, shared, drives, clock, trace: (line) => trace.push(line), singleThreaded: true }));
+  const ca = processors.filter((p) => p.kind === 'channel-adapter') as ChannelAdapter[];
+  const da = processors.filter((p) => p.kind === 'disk-adapter') as DiskAdapter[];
+  const ports = attachHostPorts(shared, mem.doorbells);
+  const h: Harness = {
+    config, shared, mem, cache: new Cache(mem), clock, ports, maintenance: new MaintenancePort(mem), driveBytes, faults, ca, da, trace,
+    submit(port, opcode, volume, lba, byteLength, data) {
+      const slot = ports.claim(port);
+      if (slot < 0) throw new Error(`port ${port} has no free slot`);
+      if (data) ports.bytes.set(data, ports.dataOffset(port, slot));
+      ports.submit(port, slot, opcode, volume, lba, byteLength, 1, clock.nowMs());
+      return slot;
+    },
+    finish(port, slot, maxRounds = 1000) {
+      for (let i = 0; i < maxRounds && !ports.isComplete(port, slot); i++) h.round();
+      if (!ports.isComplete(port, slot)) throw new Error(`port ${port} slot ${slot} did not complete in ${maxRounds} rounds`);
+      const result = ports.result(port, slot);
+      const from = ports.dataOffset(port, slot);
+      const data = ports.bytes.slice(from, from + Math.max(0, Math.min(ports.byteLength(port, slot), ports.geometry.maxTransferBytes)));
+      ports.release(port, slot);
+      return { ...result, data };
+    },
+    write(port, volume, lba, data) {
+      return h.finish(port, h.submit(port, HostOp.WRITE, volume, lba, data.byteLength, data));
+    },
+    read(port, volume, lba, byteLength) {
+      return h.finish(port, h.submit(port, HostOp.READ, volume, lba, byteLength));
+    },
+    round() {
+      let work = 0;
+      for (const p of processors) work += p.step();
+      clock.advance(0.01);
+      return work;
+    },
+  };
+  return h;
+}
+
+/** Deterministic test pattern: byte i of block `lba` of volume `volume`, tagged by `seed`. */
+export function pattern(byteLength: number, seed: number): Uint8Array {
+  const out = new Uint8Array(byteLength);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < byteLength; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
