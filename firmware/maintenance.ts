@@ -216,9 +216,16 @@ export class MaintenancePort {
     Atomics.store(this.mem.system, SystemWord.RUN_STATE, RunState.STOPPED);
   }
 
-  /** Records a processor that failed (threw); the system keeps running without it. */
+  /**
+   * Records a processor that failed (threw); the system keeps running without it. A failed
+   * channel adapter counts as finished for power-off, which otherwise would wait for it forever.
+   */
   recordProcessorFailure(processorId: number): void {
     Atomics.compareExchange(this.mem.system, SystemWord.FAILED_PROCESSOR, 0, processorId + 1);
+    if (processorId < this.mem.config.channelAdapters) {
+      Atomics.add(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 1);
+      for (let p = this.mem.config.channelAdapters; p < this.mem.geometry.processors; p++) this.mem.doorbells.ring(p);
+    }
   }
 
   groupStateName(code: number): string { return GROUP_STATE_NAME[code] ?? `state ${code}`; }

@@ -295,6 +295,23 @@ export class HostPorts {
     Atomics.notify(this.words, w + W_STATE);
   }
 
+  /**
+   * Ends every command still queued or in progress on a port whose adapter has died, so no
+   * host waits forever. Returns how many commands were ended.
+   */
+  failOutstanding(port: number, status: number, senseKey: number, reason: number, nowMs: number): number {
+    let ended = 0;
+    for (let slot = 0; slot < this.geometry.queueDepth; slot++) {
+      const w = (this.slotOffset(port, slot) >> 2) + W_STATE;
+      const state = Atomics.load(this.words, w);
+      if (state === SlotState.SUBMITTED || state === SlotState.ACTIVE) {
+        this.complete(port, slot, status, senseKey, reason, nowMs);
+        ended++;
+      }
+    }
+    return ended;
+  }
+
   /** Raw access for tests that write malformed command records. */
   rawWord(port: number, slot: number, word: number, value?: number): number {
     const w = (this.slotOffset(port, slot) >> 2) + word;

@@ -19,6 +19,7 @@ import { validateConfig, type SystemConfig } from '../firmware/config.ts';
 import { ControlMemory, SystemWord } from '../firmware/layout.ts';
 import { MaintenancePort } from '../firmware/maintenance.ts';
 import type { Processor } from '../firmware/platform.ts';
+import { Reason, ScsiStatus, SenseKey } from '../hal/host-port.ts';
 import { HostClient, threadedWaiter, type HostWaiter } from './host-client.ts';
 
 export interface BootOptions {
@@ -97,6 +98,7 @@ export class StorageSystem {
       const mem = new ControlMemory(config, shared.control, shared.cache, { singleThreaded: false, ownerId: 0xfff0 });
       const failures: Array<{ processorId: number; error: string }> = [];
       const maintenance = new MaintenancePort(mem);
+      const hostPorts = attachHostPorts(shared, mem.doorbells);
       const runtime = await ThreadedRuntime.start({
         entryUrl: ENTRY_URL,
         processorIds,
@@ -106,6 +108,10 @@ export class StorageSystem {
         onFailure: (processorId, error) => {
           failures.push({ processorId, error: error.stack ?? String(error) });
           maintenance.recordProcessorFailure(processorId);
+          if (processorId < config.channelAdapters) {
+            const ended = hostPorts.failOutstanding(processorId, ScsiStatus.BUSY, SenseKey.NOT_READY, Reason.PROCESSOR_STOPPED, Date.now());
+            trace(`${config.name}: host port ${processorId}: ${ended} outstanding commands ended (adapter stopped)`);
+          }
           trace(`${config.name}: processor ${processorId} failed: ${error.message}`);
         },
       });

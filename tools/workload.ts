@@ -131,31 +131,85 @@ interface InFlight {
 }
 
 /**
- * Runs a mixed workload against one host port until the duration passes, keeping up to
- * queueDepth commands in flight. Blocks the calling thread (it is meant for a worker).
+ * A host computer as a non-blocking actor: each step submits commands up to the queue depth
+ * and retires the ones that completed. runWorkload drives it from a worker thread; the
+ * deterministic runtime steps it like a processor.
  */
-export function runWorkload(ports: HostPorts, model: WorkloadModel, o: WorkloadOptions, onProgress?: (c: WorkloadCounters) => void): WorkloadCounters {
-  const c: WorkloadCounters = { writes: 0, reads: 0, writeBytes: 0, readBytes: 0, verifiedReads: 0, errors: 0, mismatches: 0, firstMismatch: null, latencyMsSum: 0 };
-  const words = new Int32Array(ports.buffer);
-  const blocksPerChunk = o.chunkBytes / 512;
-  let rng = (o.randomSeed >>> 0) || 1;
-  const rand = (n: number): number => {
-    rng ^= rng << 13; rng >>>= 0;
-    rng ^= rng >>> 17;
-    rng ^= rng << 5; rng >>>= 0;
-    return rng % n;
-  };
-  let seedCounter = 0;
-  const inflight: InFlight[] = [];
-  const start = performance.now();
-  let lastProgress = start;
+export class WorkloadActor {
+  readonly kind = 'host';
+  readonly counters: WorkloadCounters = { writes: 0, reads: 0, writeBytes: 0, readBytes: 0, verifiedReads: 0, errors: 0, mismatches: 0, firstMismatch: null, latencyMsSum: 0 };
+  private readonly words: Int32Array;
+  private readonly blocksPerChunk: number;
+  private readonly inflight: InFlight[] = [];
+  private rng: number;
+  private seedCounter = 0;
+  private submitted = 0;
+  private stopped = false;
 
-  const submitOne = (): boolean => {
-    const span = rand(model.spans.length);
+  constructor(
+    private readonly ports: HostPorts,
+    private readonly model: WorkloadModel,
+    private readonly o: WorkloadOptions & { commandsMax?: number },
+    private readonly nowMs: () => number,
+  ) {
+    this.words = new Int32Array(ports.buffer);
+    this.blocksPerChunk = o.chunkBytes / 512;
+    this.rng = (o.randomSeed >>> 0) || 1;
+  }
+
+  /** Stops submitting; in-flight commands still retire. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  inFlight(): number {
+    return this.inflight.length;
+  }
+
+  /** Slot of the oldest in-flight command (to wait on), -1 if none. */
+  oldestSlot(): number {
+    return this.inflight.length > 0 ? this.inflight[0]!.slot : -1;
+  }
+
+  finished(): boolean {
+    return this.inflight.length === 0 && (this.stopped || (this.o.commandsMax !== undefined && this.submitted >= this.o.commandsMax));
+  }
+
+  idleWaitMs(): number {
+    return 1;
+  }
+
+  step(): number {
+    let work = 0;
+    for (let i = 0; i < this.inflight.length; i++) {
+      if (this.ports.isComplete(this.o.port, this.inflight[i]!.slot)) {
+        this.retire(this.inflight[i]!);
+        this.inflight.splice(i, 1);
+        i--;
+        work++;
+      }
+    }
+    while (!this.stopped && (this.o.commandsMax === undefined || this.submitted < this.o.commandsMax) && this.inflight.length < this.o.queueDepth) {
+      if (!this.submitOne()) break;
+      work++;
+    }
+    return work;
+  }
+
+  private rand(n: number): number {
+    this.rng ^= this.rng << 13; this.rng >>>= 0;
+    this.rng ^= this.rng >>> 17;
+    this.rng ^= this.rng << 5; this.rng >>>= 0;
+    return this.rng % n;
+  }
+
+  private submitOne(): boolean {
+    const { o, model, ports } = this;
+    const span = this.rand(model.spans.length);
     const chunks = model.spans[span]!.chunks;
-    const isWrite = rand(1_000_000) >= o.readRatio * 1_000_000;
-    const count = Math.min(1 + rand(o.maxChunks), chunks);
-    const chunk = rand(chunks - count + 1);
+    const isWrite = this.rand(1_000_000) >= o.readRatio * 1_000_000;
+    const count = Math.min(1 + this.rand(o.maxChunks), chunks);
+    const chunk = this.rand(chunks - count + 1);
     if (!model.tryClaim(span, chunk, count)) return false;
     const slot = ports.claim(o.port);
     if (slot < 0) {
@@ -163,22 +217,25 @@ export function runWorkload(ports: HostPorts, model: WorkloadModel, o: WorkloadO
       return false;
     }
     const volume = model.spans[span]!.volume;
-    const lba = chunk * blocksPerChunk;
+    const lba = chunk * this.blocksPerChunk;
     let seed = 0;
     if (isWrite) {
-      seed = ((o.workerIndex + 1) << 24) | (++seedCounter & 0xffffff);
+      seed = ((o.workerIndex + 1) << 24) | (++this.seedCounter & 0xffffff);
+      const base = ports.dataOffset(o.port, slot) >> 2;
       for (let i = 0; i < count; i++) {
-        fillBlocks(words, (ports.dataOffset(o.port, slot) >> 2) + (i * o.chunkBytes >> 2), volume, lba + i * blocksPerChunk, blocksPerChunk, seed);
+        fillBlocks(this.words, base + ((i * o.chunkBytes) >> 2), volume, lba + i * this.blocksPerChunk, this.blocksPerChunk, seed);
       }
     }
-    ports.submit(o.port, slot, isWrite ? HostOp.WRITE : HostOp.READ, volume, lba, count * o.chunkBytes, o.workerIndex, Date.now());
-    inflight.push({ slot, isWrite, span, chunk, count, seed, submitMs: performance.now() });
+    ports.submit(o.port, slot, isWrite ? HostOp.WRITE : HostOp.READ, volume, lba, count * o.chunkBytes, o.workerIndex, this.nowMs());
+    this.inflight.push({ slot, isWrite, span, chunk, count, seed, submitMs: this.nowMs() });
+    this.submitted++;
     return true;
-  };
+  }
 
-  const retire = (f: InFlight): void => {
+  private retire(f: InFlight): void {
+    const { o, model, ports, counters: c } = this;
     const r = ports.result(o.port, f.slot);
-    c.latencyMsSum += performance.now() - f.submitMs;
+    c.latencyMsSum += this.nowMs() - f.submitMs;
     const volume = model.spans[f.span]!.volume;
     if (r.status !== ScsiStatus.GOOD) {
       c.errors++;
@@ -190,11 +247,12 @@ export function runWorkload(ports: HostPorts, model: WorkloadModel, o: WorkloadO
     } else {
       c.reads++;
       c.readBytes += f.count * o.chunkBytes;
+      const base = ports.dataOffset(o.port, f.slot) >> 2;
       for (let i = 0; i < f.count; i++) {
         const seed = model.seed(f.span, f.chunk + i);
         if (seed === 0) continue; // never written in this run: content unknown (a reused file drive)
-        const lba = (f.chunk + i) * blocksPerChunk;
-        const bad = checkBlocks(words, (ports.dataOffset(o.port, f.slot) >> 2) + (i * o.chunkBytes >> 2), volume, lba, blocksPerChunk, seed);
+        const lba = (f.chunk + i) * this.blocksPerChunk;
+        const bad = checkBlocks(this.words, base + ((i * o.chunkBytes) >> 2), volume, lba, this.blocksPerChunk, seed);
         c.verifiedReads++;
         if (bad >= 0) {
           c.mismatches++;
@@ -204,35 +262,27 @@ export function runWorkload(ports: HostPorts, model: WorkloadModel, o: WorkloadO
     }
     ports.release(o.port, f.slot);
     model.release(f.span, f.chunk, f.count);
-  };
+  }
+}
 
-  for (;;) {
+/**
+ * Runs a mixed workload against one host port until the duration passes, keeping up to
+ * queueDepth commands in flight. Blocks the calling thread (it is meant for a worker).
+ */
+export function runWorkload(ports: HostPorts, model: WorkloadModel, o: WorkloadOptions, onProgress?: (c: WorkloadCounters) => void): WorkloadCounters {
+  const actor = new WorkloadActor(ports, model, o, () => performance.now());
+  const start = performance.now();
+  let lastProgress = start;
+  while (!actor.finished()) {
     const now = performance.now();
-    const running = now - start < o.durationMs;
-    while (running && inflight.length < o.queueDepth) {
-      if (!submitOne()) break;
-    }
-    if (inflight.length === 0) {
-      if (!running) break;
-      continue;
-    }
-    let retired = false;
-    for (let i = 0; i < inflight.length; i++) {
-      if (ports.isComplete(o.port, inflight[i]!.slot)) {
-        retire(inflight[i]!);
-        inflight[i] = inflight[inflight.length - 1]!;
-        inflight.pop();
-        i--;
-        retired = true;
-      }
-    }
-    if (!retired) ports.waitComplete(o.port, inflight[0]!.slot, 5);
+    if (now - start >= o.durationMs) actor.stop();
+    if (actor.step() === 0 && actor.inFlight() > 0) ports.waitComplete(o.port, actor.oldestSlot(), 5);
     if (onProgress && now - lastProgress > 250) {
       lastProgress = now;
-      onProgress(c);
+      onProgress(actor.counters);
     }
   }
-  return c;
+  return actor.counters;
 }
 
 /**
