@@ -179,6 +179,7 @@ for (const [span, s] of spans.entries()) {
   }
 }
 
+system.dispose();
 const t = stats.totals;
 const readLookups = t.read_slot_hits! + t.read_slot_misses!;
 const pct = (a: number, b: number): string => (b === 0 ? '-' : `${((100 * a) / b).toFixed(1)}%`);

@@ -45,6 +45,7 @@ export class StorageSystem {
   readonly maintenance: MaintenancePort;
   readonly host: HostClient;
   private powered = true;
+  private readonly inspection = new Map<number, Drive>();
 
   private constructor(
     readonly config: SystemConfig,
@@ -152,15 +153,29 @@ export class StorageSystem {
     return control;
   }
 
-  /** Reads a drive's raw blocks through a fresh handle (verification, tests). */
+  /**
+   * Reads a drive's raw blocks through this thread's own handle, bypassing the controller and
+   * any injected fault (verification, tests). Works after power-off; dispose() closes it.
+   */
   readDrive(drive: number, lba: number, blocks: number): Uint8Array {
-    // The first handles in localDrives are this thread's own, one per descriptor, in order.
-    const d = this.localDrives[this.driveDescriptors.findIndex((x) => x.number === drive)];
-    if (!d) throw new Error(`drive ${drive} does not exist`);
+    const index = this.driveDescriptors.findIndex((x) => x.number === drive);
+    if (index < 0) throw new Error(`drive ${drive} does not exist`);
+    let d = this.inspection.get(drive);
+    if (!d) {
+      const { faults: _faults, ...raw } = this.driveDescriptors[index]!.descriptor;
+      d = openDrive(raw as DriveDescriptor);
+      this.inspection.set(drive, d);
+    }
     const out = new Uint8Array(blocks * 512);
     const status = d.read(lba, blocks, out, 0);
     if (status !== 0) throw new Error(`drive ${drive} read failed with status ${status}`);
     return out;
+  }
+
+  /** Closes the inspection handles readDrive opened. */
+  dispose(): void {
+    for (const d of this.inspection.values()) d.close();
+    this.inspection.clear();
   }
 
   /** Power-off: channel adapters drain, disk adapters destage every dirty slot and flush. */
