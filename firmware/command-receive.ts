@@ -71,7 +71,8 @@ export class CommandReceive {
     if (opcode !== HostOp.READ && opcode !== HostOp.WRITE && opcode !== HostOp.INQUIRY) {
       return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.INVALID_OPCODE);
     }
-    if (!mem.volumes.exists(volume)) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_NOT_DEFINED);
+    if (!mem.volumes.exists(volume) || mem.volumes.number(volume) === 0) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_NOT_DEFINED);
+    this.tasks[t + T.GENERATION] = mem.volumes.generation(volume);
     const state = mem.volumes.state(volume);
     if (opcode === HostOp.INQUIRY) {
       stats[Stat.HOST_INQUIRIES]!++;
@@ -101,6 +102,11 @@ export class CommandReceive {
   /** Runs a READY or WAITING task as far as it can go. */
   resume(task: number): number {
     const t = this.ctx.taskBase + task * TASK_WORDS;
+    // The volume was deleted or redefined while this command waited: its data must not land
+    // in whatever the number means now.
+    if (this.ctx.mem.volumes.generation(this.tasks[t + T.VOLUME]!) !== this.tasks[t + T.GENERATION]) {
+      return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_UNUSED);
+    }
     return this.tasks[t + T.OPCODE] === HostOp.WRITE ? this.runWrite(task, t) : this.runRead(task, t);
   }
 

@@ -15,7 +15,7 @@ import { GROUP_STATE_NAME } from './structs/group-info.ts';
 import { PAIR_STATE_NAME } from './structs/pair-info.ts';
 import { STAT_COUNTERS_PER_PROCESSOR, STAT_NAMES } from './structs/statistics.ts';
 import { decodeRecord, type DecodedValue } from './structs/struct.ts';
-import { TASK_RECORD, TASK_WAIT_NAME } from './structs/task.ts';
+import { TASK_RECORD, TASK_WAIT_NAME, TASK_WORDS, TaskState, TaskWord } from './structs/task.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
 export type MaintStatus = 'ok' | 'rejected';
@@ -102,8 +102,9 @@ export class MaintenancePort {
         const from = volumes.driveStartBlock(v);
         if (startBlock < from + volumes.capacityBlocks(v) && from < startBlock + capacityBlocks) return rejected(`blocks overlap volume ${v} on drive ${drive}`);
       }
+      if (this.commandsInProgress(number) > 0 || this.pinnedSlotsOf(number) > 0) return rejected(`volume ${number} has commands in progress; retry when they have completed`);
       if (this.cachedSlotsOf(number, true) > 0) return rejected(`volume ${number} still has dirty data in cache`);
-      this.dropCleanSlots(number);
+      if (!this.dropCleanSlots(number)) return rejected(`volume ${number} has commands in progress; retry when they have completed`);
       volumes.define(number, format, capacityBlocks, drive, startBlock, VolumeState.NORMAL);
       return ok(this.volumeView(number));
     });
@@ -118,9 +119,11 @@ export class MaintenancePort {
       if (state === VolumeState.UNUSED) return rejected(`volume ${number} is already unused`);
       if (state === VolumeState.PRIMARY || state === VolumeState.SECONDARY) return rejected(`volume ${number} is a ${VOLUME_STATE_NAME[state]} volume of pair ${volumes.pairNumber(number)}; delete the pair first`);
       if ((volumes.flags(number) & VOLUME_FLAG_JOURNAL) !== 0) return rejected(`volume ${number} is the journal volume of group ${volumes.groupNumber(number)}`);
+      if (this.commandsInProgress(number) > 0 || this.pinnedSlotsOf(number) > 0) return rejected(`volume ${number} has commands in progress; retry when they have completed`);
       if (this.cachedSlotsOf(number, true) > 0) return rejected(`volume ${number} has dirty data in cache not yet destaged; retry after destage`);
-      if (!this.dropCleanSlots(number)) return rejected(`volume ${number} has cache slots in use; retry when its commands have completed`);
+      if (!this.dropCleanSlots(number)) return rejected(`volume ${number} has commands in progress; retry when they have completed`);
       volumes.setState(number, VolumeState.UNUSED);
+      volumes.bumpGeneration(number);
       return ok();
     });
   }
@@ -257,6 +260,23 @@ export class MaintenancePort {
       sum.sleeps += this.statsOut[3]!;
     }
     return sum;
+  }
+
+  /** Host commands started for the volume and not yet completed, on every channel adapter. */
+  private commandsInProgress(volume: number): number {
+    const { tasks, geometry } = this.mem;
+    let n = 0;
+    for (let task = 0; task < geometry.processors * geometry.tasksPerProcessor; task++) {
+      const t = task * TASK_WORDS;
+      if (tasks[t + TaskWord.STATE] !== TaskState.FREE && tasks[t + TaskWord.VOLUME] === volume) n++;
+    }
+    return n;
+  }
+
+  private pinnedSlotsOf(volume: number): number {
+    let n = 0;
+    for (let s = 0; s < this.cache.slotCount; s++) if (this.cache.volumeOf(s) === volume && this.cache.pinCount(s) > 0) n++;
+    return n;
   }
 
   /** Cache slots holding the volume; only dirty ones when `dirtyOnly`. */

@@ -16,7 +16,8 @@
 //   28    4 cursor_bytes   bytes of the transfer already done
 //   32    4 cache_slot     slot pinned while a stage is outstanding, -1 otherwise
 //   36    4 attempts       times the task was resumed without progress
-//   40   24 reserved
+//   40    4 generation     the target volume's definition generation when the command started
+//   44   20 reserved
 
 import { defineStruct } from './struct.ts';
 
@@ -35,9 +36,10 @@ export const TASK_RECORD = defineStruct('task', 64, [
   { name: 'cursor_bytes', offset: 28, size: 4, type: 'i32', meaning: 'bytes done' },
   { name: 'cache_slot', offset: 32, size: 4, type: 'i32', meaning: 'pinned slot during a stage' },
   { name: 'attempts', offset: 36, size: 4, type: 'i32', meaning: 'resumptions without progress' },
+  { name: 'generation', offset: 40, size: 4, type: 'i32', meaning: 'volume definition generation at start' },
 ]);
 
 export const TASK_WORDS = TASK_RECORD.size >> 2;
 export const TaskWord = {
-  STATE: 0, WAIT: 1, PORT_SLOT: 2, OPCODE: 3, VOLUME: 4, LBA: 5, BYTE_LENGTH: 6, CURSOR: 7, CACHE_SLOT: 8, ATTEMPTS: 9,
+  STATE: 0, WAIT: 1, PORT_SLOT: 2, OPCODE: 3, VOLUME: 4, LBA: 5, BYTE_LENGTH: 6, CURSOR: 7, CACHE_SLOT: 8, ATTEMPTS: 9, GENERATION: 10,
 } as const;

@@ -12,7 +12,9 @@
 //   24    4 drive_number        physical address: storage device; NO_DRIVE = no storage (seed 000 embodiment 3)
 //   28    4 drive_start_block   physical address: position from the start of that device
 //   32    4 group_number        the group a journal volume is registered to, 0 otherwise
-//   36   28 reserved
+//   36    4 generation          bumped by every define and delete; a command records it at start and
+//                               stops if it changed, so a redefined volume never receives an old command's data
+//   40   24 reserved
 
 import { RecordTable, defineStruct, readAscii, writeAscii } from './struct.ts';
 
@@ -33,6 +35,7 @@ export const VOLUME_INFO = defineStruct('volume-info-400', 64, [
   { name: 'drive_number', offset: 24, size: 4, type: 'u32', meaning: 'storage device number' },
   { name: 'drive_start_block', offset: 28, size: 4, type: 'u32', meaning: 'position on the device' },
   { name: 'group_number', offset: 32, size: 4, type: 'u32', meaning: 'group of a journal volume' },
+  { name: 'generation', offset: 36, size: 4, type: 'u32', meaning: 'definition generation' },
 ]);
 
 const O = VOLUME_INFO.offsets;
@@ -59,10 +62,19 @@ export class VolumeTable extends RecordTable {
   groupNumber(v: number): number { return this.view.getUint32(this.at(v) + O.group_number, true); }
   setGroupNumber(v: number, group: number): void { this.view.setUint32(this.at(v) + O.group_number, group, true); }
 
+  generation(v: number): number { return this.view.getUint32(this.at(v) + O.generation, true); }
+  /** Marks a change of definition (define, delete): commands started before it stop. */
+  bumpGeneration(v: number): void {
+    const base = this.at(v);
+    this.view.setUint32(base + O.generation, (this.view.getUint32(base + O.generation, true) + 1) >>> 0, true);
+  }
+
   /** Writes a whole definition; used by boot and by the maintenance port's define command. */
   define(v: number, format: string, capacityBlocks: number, driveNumber: number, driveStartBlock: number, state: VolumeStateCode): void {
+    const generation = this.generation(v);
     this.clear(v);
     const base = this.at(v);
+    this.view.setUint32(base + O.generation, (generation + 1) >>> 0, true);
     this.view.setUint32(base + O.number, v, true);
     writeAscii(this.view, base + O.format, 8, format);
     this.view.setUint32(base + O.capacity_blocks, capacityBlocks, true);

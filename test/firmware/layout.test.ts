@@ -87,7 +87,8 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['drive_number', 24, 4, 'u32'],
       ['drive_start_block', 28, 4, 'u32'],
       ['group_number', 32, 4, 'u32'],
-      // 36..63 reserved
+      ['generation', 36, 4, 'u32'],
+      // 40..63 reserved
     ],
   },
   {
@@ -183,7 +184,8 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['cursor_bytes', 28, 4, 'i32'],
       ['cache_slot', 32, 4, 'i32'],
       ['attempts', 36, 4, 'i32'],
-      // 40..63 reserved
+      ['generation', 40, 4, 'i32'],
+      // 44..63 reserved
     ],
   },
 ];
@@ -227,7 +229,7 @@ describe('struct layouts equal their documented tables', () => {
     // Task words are hard-coded in task.ts separately from TASK_RECORD: they must agree.
     expect(TASK_WORDS).toBe(16);
     expect({ ...TaskWord }).toEqual({
-      STATE: 0, WAIT: 1, PORT_SLOT: 2, OPCODE: 3, VOLUME: 4, LBA: 5, BYTE_LENGTH: 6, CURSOR: 7, CACHE_SLOT: 8, ATTEMPTS: 9,
+      STATE: 0, WAIT: 1, PORT_SLOT: 2, OPCODE: 3, VOLUME: 4, LBA: 5, BYTE_LENGTH: 6, CURSOR: 7, CACHE_SLOT: 8, ATTEMPTS: 9, GENERATION: 10,
     });
     for (const [name, word] of Object.entries(TaskWord)) {
       const field = name === 'CURSOR' ? 'cursor_bytes' : name.toLowerCase();
@@ -401,6 +403,7 @@ describe('VolumeTable accessors', () => {
     expect(t.flags(v)).toBe(0);
     expect(t.pairNumber(v)).toBe(0);
     expect(t.groupNumber(v)).toBe(0);
+    expect(t.generation(v)).toBe(1); // a fresh record (generation 0) defined once
 
     expect(raw.getUint32(b + 0, true)).toBe(2);
     expect(raw.getUint8(b + 4)).toBe(VolumeState.NORMAL);
@@ -408,6 +411,7 @@ describe('VolumeTable accessors', () => {
     expect(raw.getUint32(b + 16, true)).toBe(0x8000_0001);
     expect(raw.getUint32(b + 24, true)).toBe(0xffffffff);
     expect(raw.getUint32(b + 28, true)).toBe(0xfffffff0);
+    expect(raw.getUint32(b + 36, true)).toBe(1);
 
     t.setState(v, VolumeState.SECONDARY);
     t.setFlags(v, VOLUME_FLAG_JOURNAL | 0x80);
@@ -422,7 +426,8 @@ describe('VolumeTable accessors', () => {
     expect(raw.getUint16(b + 6, true)).toBe(0); // reserved
     expect(raw.getUint32(b + 20, true)).toBe(0xfedc_ba98);
     expect(raw.getUint32(b + 32, true)).toBe(0x1234_5678);
-    expect(new Uint8Array(buffer, b + 36, 28).every((x) => x === 0)).toBe(true); // reserved tail
+    expect(raw.getUint32(b + 36, true)).toBe(1); // generation: the setters leave it alone
+    expect(new Uint8Array(buffer, b + 40, 24).every((x) => x === 0)).toBe(true); // reserved tail
 
     // An 8-character format fills the field with no terminator and does not spill.
     t.define(v, 'ABCDEFGH', 1, 0, 0, VolumeState.UNUSED);
@@ -433,11 +438,29 @@ describe('VolumeTable accessors', () => {
     expect(t.pairNumber(v)).toBe(0);
     expect(t.groupNumber(v)).toBe(0);
     expect(t.state(v)).toBe(VolumeState.UNUSED);
+    // ... but keeps the generation across the clear, and bumps it.
+    expect(t.generation(v)).toBe(2);
+    expect(raw.getUint32(b + 36, true)).toBe(2);
+    t.bumpGeneration(v);
+    expect(t.generation(v)).toBe(3);
+    expect(raw.getUint32(b + 36, true)).toBe(3);
+    // u32 wrap-around, for bumpGeneration and for define.
+    raw.setUint32(b + 36, 0xffffffff, true);
+    t.bumpGeneration(v);
+    expect(t.generation(v)).toBe(0);
+    raw.setUint32(b + 36, 0xffffffff, true);
+    t.define(v, 'ABCDEFGH', 1, 0, 0, VolumeState.UNUSED);
+    expect(t.generation(v)).toBe(0);
+    t.bumpGeneration(v);
+    expect(raw.getUint32(b + 36, true)).toBe(1);
+    expect(new Uint8Array(buffer, b + 40, 24).every((x) => x === 0)).toBe(true);
 
     // Only record v was touched.
     expect(recordsClean(buffer, 64, [0, 1, 3, 4])).toBe(true);
     expect(guardsClean(buffer, 64 * count)).toBe(true);
-    expect(t.decode(v)).toMatchObject({ number: 2, format: 'ABCDEFGH', capacity_blocks: 1 });
+    expect(t.decode(v)).toEqual({
+      number: 2, state: VolumeState.UNUSED, flags: 0, format: 'ABCDEFGH', capacity_blocks: 1, pair_number: 0, drive_number: 0, drive_start_block: 0, group_number: 0, generation: 1,
+    });
   });
 
   test('exists() covers 1..count-1 and the accessors reject an out-of-range record', () => {
@@ -880,15 +903,17 @@ describe('independent decoding of a control-memory dump', () => {
       return {
         number: v.getUint32(b, true), state: v.getUint8(b + 4), flags: v.getUint8(b + 5), format: ascii(dump, b + 8, 8),
         capacity: v.getUint32(b + 16, true), pair: v.getUint32(b + 20, true), drive: v.getUint32(b + 24, true),
-        start: v.getUint32(b + 28, true), group: v.getUint32(b + 32, true),
+        start: v.getUint32(b + 28, true), group: v.getUint32(b + 32, true), generation: v.getUint32(b + 36, true),
       };
     };
-    expect(vol(0)).toEqual({ number: 0, state: 0, flags: 0, format: '', capacity: 0, pair: 0, drive: 0, start: 0, group: 0 });
-    expect(vol(1)).toEqual({ number: 1, state: 2, flags: 0, format: 'OPEN3', capacity: 256, pair: 5, drive: 0, start: 0, group: 0 });
-    expect(vol(2)).toEqual({ number: 2, state: 1, flags: 0, format: 'OPEN3', capacity: 100, pair: 0, drive: 0, start: 256, group: 0 });
-    expect(vol(3)).toEqual({ number: 3, state: 0, flags: 0, format: 'OPEN6', capacity: 256, pair: 0, drive: 1, start: 0, group: 0 });
-    expect(vol(9)).toEqual({ number: 9, state: 1, flags: 1, format: 'JNL', capacity: 300, pair: 0, drive: 1, start: 600, group: 3 });
-    expect(vol(64).number).toBe(0);
+    // Every define bumps the generation once: boot defined 1..3 (3 as unused), the port defined 9.
+    expect(vol(0)).toEqual({ number: 0, state: 0, flags: 0, format: '', capacity: 0, pair: 0, drive: 0, start: 0, group: 0, generation: 0 });
+    expect(vol(1)).toEqual({ number: 1, state: 2, flags: 0, format: 'OPEN3', capacity: 256, pair: 5, drive: 0, start: 0, group: 0, generation: 1 });
+    expect(vol(2)).toEqual({ number: 2, state: 1, flags: 0, format: 'OPEN3', capacity: 100, pair: 0, drive: 0, start: 256, group: 0, generation: 1 });
+    expect(vol(3)).toEqual({ number: 3, state: 0, flags: 0, format: 'OPEN6', capacity: 256, pair: 0, drive: 1, start: 0, group: 0, generation: 1 });
+    expect(vol(9)).toEqual({ number: 9, state: 1, flags: 1, format: 'JNL', capacity: 300, pair: 0, drive: 1, start: 600, group: 3, generation: 1 });
+    expect(vol(64)).toEqual({ number: 0, state: 0, flags: 0, format: '', capacity: 0, pair: 0, drive: 0, start: 0, group: 0, generation: 0 });
+    for (let n = 0; n < 65; n++) expect(new Uint8Array(dump, rec('volumes', n) + 40, 24).every((x) => x === 0), `volume ${n} reserved tail`).toBe(true);
 
     // Pairs (500).
     const p = rec('pairs', 5);
@@ -972,6 +997,9 @@ describe('independent decoding of a control-memory dump', () => {
     // Tasks: every record's state is free, ready or waiting.
     const tasks = region('tasks');
     for (let i = 0; i < tasks.recordCount; i++) expect([0, 1, 2]).toContain(v.getInt32(tasks.offset + i * 64, true));
+    // Task 0 of channel adapter 0 ran the write (the record keeps its fields once free): volume 2
+    // at +16, and at +40 the generation volume 2 had when the command started.
+    expect([0, 16, 20, 24, 28, 40].map((o) => v.getInt32(tasks.offset + o, true))).toEqual([0, 2, 8, 512, 512, 1]);
     // System record: running, three processors attached.
     const sys = region('system').offset;
     expect(v.getInt32(sys + SystemWord.RUN_STATE * 4, true)).toBe(1);
@@ -982,7 +1010,7 @@ describe('independent decoding of a control-memory dump', () => {
     const { h, set } = populatedDump();
     const { mem } = h;
     expect(mem.volumes.decode(9)).toEqual({
-      number: 9, state: 1, flags: 1, format: 'JNL', capacity_blocks: 300, pair_number: 0, drive_number: 1, drive_start_block: 600, group_number: 3,
+      number: 9, state: 1, flags: 1, format: 'JNL', capacity_blocks: 300, pair_number: 0, drive_number: 1, drive_start_block: 600, group_number: 3, generation: 1,
     });
     expect(mem.groups.decode(3)).toMatchObject({ number: 3, journal_volume_count: 1, pair_count: 2, update_number: 2 ** 40 + 3, partner_system: 2, partner_group: 4 });
     expect(mem.pointers.decode(set)).toMatchObject({ group_number: 3, reader_system: 2, journal_volume: 9, wd_newest: 2 ** 33 + 8192 });
