@@ -14,7 +14,7 @@ import { ChannelAdapter } from './channel-adapter.ts';
 import { validateConfig, type SystemConfig } from './config.ts';
 import { DiskAdapter } from './disk-adapter.ts';
 import { ControlMemory, RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SYSTEM_RECORD_BYTES, SystemWord } from './layout.ts';
-import type { Platform, Processor } from './platform.ts';
+import type { LinkPort, Platform, Processor } from './platform.ts';
 import { VolumeState } from './structs/volume-info.ts';
 
 /** Everything a processor of one storage system shares with the others; structured-cloneable. */
@@ -29,6 +29,8 @@ export interface AttachServices {
   processorId: number;
   shared: unknown;
   drives: ReadonlyMap<number, Drive>;
+  /** Link endpoints of this system by link number (hal LinkEndpoint objects). */
+  links?: ReadonlyMap<number, LinkPort>;
   clock: Clock;
   trace: (line: string) => void;
   singleThreaded: boolean;
@@ -83,6 +85,7 @@ export function attachProcessor(services: AttachServices): Processor {
     mem,
     hostPorts: attachHostPorts(shared, mem.doorbells),
     drives: services.drives,
+    links: services.links ?? new Map(),
     clock: services.clock,
     trace: services.trace,
   };

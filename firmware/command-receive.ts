@@ -11,39 +11,50 @@
 import { HostOp, Reason, ScsiStatus, SenseKey } from '../hal/host-port.ts';
 import type { HostPorts } from '../hal/host-port.ts';
 import { BLOCK_BYTES } from './config.ts';
-import type { Cache } from './cache.ts';
-import type { ControlMemory } from './layout.ts';
-import { Msg, MsgStatus, diskAdapterFor } from './messages.ts';
+import { MsgStatus } from './messages.ts';
 import { Stat } from './structs/statistics.ts';
-import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
+import { TASK_WORDS, TaskF64 as F, TaskKind, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
+import { CacheIo, IO_DONE, IO_WAIT, type IoContext } from './cache-io.ts';
+import { Journal, JournalCreation, UI_SLOT_BYTES, type Reservation } from './journal-create.ts';
+import { encodeUpdateInfo } from './structs/update-info-codec.ts';
+import { crc32c } from '../hal/crc32c.ts';
 import { NO_DRIVE, VolumeState } from './structs/volume-info.ts';
 import type { Clock } from '../hal/clock.ts';
 
 /** Outcome of running a task once. */
 export const Run = { DONE: 0, WAITING: 1, PROGRESS: 2 } as const;
 
-export interface AdapterContext {
-  readonly processorId: number;
+export interface AdapterContext extends IoContext {
   readonly port: number;
-  readonly mem: ControlMemory;
-  readonly cache: Cache;
   readonly ports: HostPorts;
   readonly clock: Clock;
-  /** This processor's statistics block. */
-  readonly stats: Float64Array;
-  /** Word index of task 0 of this processor in mem.tasks. */
-  readonly taskBase: number;
+  /** Shared with the adapter's remote-copy processes when present. */
+  readonly journals?: JournalCreation;
+  readonly io?: CacheIo;
 }
+
+/** Phases of a host write task. */
+const WritePhase = { DATA: 0, JOURNAL_DATA: 1, JOURNAL_UI: 2 } as const;
 
 export class CommandReceive {
   private readonly hit = { value: false };
   private readonly tasks: Int32Array;
+  private readonly floats: Float64Array;
+  private readonly io: CacheIo;
+  private readonly journals: JournalCreation;
+  private readonly reservation: Reservation = { updateNumber: 0, journalVolume: 0, uiPosition: 0, wdPosition: 0 };
+  /** Slots a primary-volume write holds at once (pinned and locked) within one step. */
+  private readonly heldSlots: Int32Array;
   private readonly hostWords: Int32Array;
   private readonly sectorsPerSlot: number;
   private readonly slotBytes: number;
 
-  constructor(private readonly ctx: AdapterContext) {
+  constructor(private readonly ctx: AdapterContext, trace: (line: string) => void) {
     this.tasks = ctx.mem.tasks;
+    this.floats = ctx.mem.taskFloats;
+    this.io = ctx.io ?? new CacheIo(ctx);
+    this.journals = ctx.journals ?? new JournalCreation(ctx.mem, trace);
+    this.heldSlots = new Int32Array(Math.ceil(ctx.mem.config.maxTransferBytes / ctx.cache.slotBytes) + 1);
     this.hostWords = new Int32Array(ctx.ports.buffer);
     this.sectorsPerSlot = ctx.cache.sectorsPerSlot;
     this.slotBytes = ctx.cache.slotBytes;
@@ -66,6 +77,10 @@ export class CommandReceive {
     this.tasks[t + T.CACHE_SLOT] = -1;
     this.tasks[t + T.ATTEMPTS] = 0;
     this.tasks[t + T.WAIT] = TaskWait.NONE;
+    this.tasks[t + T.KIND] = TaskKind.HOST;
+    this.floats[(t >> 1) + F.RECEIVED_MS] = this.ctx.clock.nowMs();
+    this.tasks[t + T.PHASE] = WritePhase.DATA;
+    this.tasks[t + T.AUX_CURSOR] = 0;
 
     // S1210/S1215: classify the command.
     if (opcode !== HostOp.READ && opcode !== HostOp.WRITE && opcode !== HostOp.INQUIRY) {
@@ -110,115 +125,169 @@ export class CommandReceive {
     return this.tasks[t + T.OPCODE] === HostOp.WRITE ? this.runWrite(task, t) : this.runRead(task, t);
   }
 
-  /** A stage this task asked for has ended (message from a disk adapter). */
+  /** A stage this task asked for has ended (message from a disk adapter); -1 if it was not waiting for it. */
   stageDone(task: number, slot: number, status: number): number {
-    const t = this.ctx.taskBase + task * TASK_WORDS;
-    if (this.tasks[t + T.STATE] !== TaskState.WAITING || this.tasks[t + T.WAIT] !== TaskWait.STAGE || this.tasks[t + T.CACHE_SLOT] !== slot) {
-      return -1; // not a stage this task is waiting for: the caller counts a bad message
-    }
-    this.ctx.cache.unpin(slot);
-    this.tasks[t + T.CACHE_SLOT] = -1;
-    this.tasks[t + T.WAIT] = TaskWait.NONE;
-    if (status !== MsgStatus.OK) {
-      if (status === MsgStatus.NO_STORAGE) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_NO_STORAGE);
-      if (status === MsgStatus.DRIVE_FAILED) return this.reject(task, SenseKey.HARDWARE_ERROR, Reason.VOLUME_ABNORMAL);
-      return this.reject(task, SenseKey.MEDIUM_ERROR, Reason.DRIVE_READ_ERROR);
-    }
-    this.tasks[t + T.STATE] = TaskState.READY;
-    return Run.PROGRESS;
+    const r = this.io.stageDone(task, slot, status);
+    if (r < 0) return -1;
+    if (r === MsgStatus.OK) return Run.PROGRESS;
+    if (r === MsgStatus.NO_STORAGE) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_NO_STORAGE);
+    if (r === MsgStatus.DRIVE_FAILED) return this.reject(task, SenseKey.HARDWARE_ERROR, Reason.VOLUME_ABNORMAL);
+    return this.reject(task, SenseKey.MEDIUM_ERROR, Reason.DRIVE_READ_ERROR);
   }
 
-  /** S1250–S1280 for a write: host data into cache slot by slot, then completion. */
+  /** S1250–S1280 for a write: host data into cache, a journal for a 正 volume (S1265), completion. */
   private runWrite(task: number, t: number): number {
-    const { cache, mem, ports, port, stats } = this.ctx;
     const volume = this.tasks[t + T.VOLUME]!;
+    const phase = this.tasks[t + T.PHASE]!;
+    if (phase === WritePhase.DATA) {
+      if (this.ctx.mem.volumes.state(volume) === VolumeState.PRIMARY) return this.primaryData(task, t, volume);
+      const r = this.io.transfer(task, true, volume, this.tasks[t + T.LBA]!, this.tasks[t + T.BYTE_LENGTH]!, this.hostWords, this.hostWord(t), T.CURSOR);
+      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      return this.writeDone(task, t);
+    }
+    return this.journalCopy(task, t);
+  }
+
+  /**
+   * S1250 + S1265 for a 正 (primary) volume: every cache slot of the write is pinned and locked
+   * first, so the update number taken under the group lock and the order the data lands in the
+   * volume's cache agree — two writes to the same block can never reach the secondary in the
+   * opposite order from the one the primary keeps.
+   */
+  private primaryData(task: number, t: number, volume: number): number {
+    const { cache, mem, stats } = this.ctx;
     const lba = this.tasks[t + T.LBA]!;
     const byteLength = this.tasks[t + T.BYTE_LENGTH]!;
-    const portSlot = this.tasks[t + T.PORT_SLOT]!;
-    const hostWord = ports.dataOffset(port, portSlot) >> 2;
-    let cursor = this.tasks[t + T.CURSOR]!;
-    let progressed = false;
-    while (cursor < byteLength) {
-      const block = lba + cursor / BLOCK_BYTES;
-      const slotNumber = Math.floor(block / this.sectorsPerSlot);
-      const sector = block - slotNumber * this.sectorsPerSlot;
-      const sectors = Math.min(this.sectorsPerSlot - sector, (byteLength - cursor) / BLOCK_BYTES);
-      const s = cache.obtain(volume, slotNumber, this.hit);
-      if (s < 0) return this.wait(t, TaskWait.CACHE_FULL, Stat.CACHE_FULL_WAITS, progressed);
+    const blocks = byteLength / BLOCK_BYTES;
+    const firstSlot = Math.floor(lba / this.sectorsPerSlot);
+    const lastSlot = Math.floor((lba + blocks - 1) / this.sectorsPerSlot);
+    let held = 0;
+    for (let n = firstSlot; n <= lastSlot; n++) {
+      const s = cache.obtain(volume, n, this.hit);
+      if (s < 0) return this.releaseHeld(held, t, TaskWait.CACHE_FULL, Stat.CACHE_FULL_WAITS);
       if (!cache.tryLockSlot(s)) {
         cache.unpin(s);
-        return this.wait(t, TaskWait.SLOT_BUSY, Stat.SLOT_BUSY_WAITS, progressed);
+        return this.releaseHeld(held, t, TaskWait.SLOT_BUSY, Stat.SLOT_BUSY_WAITS);
       }
-      stats[this.hit.value ? Stat.WRITE_SLOT_HITS : Stat.WRITE_SLOT_MISSES]!++;
-      // S1250: the host's data goes into the reserved cache (Fig. 11, 1100).
-      const cacheWord = (s * this.slotBytes + sector * BLOCK_BYTES) >> 2;
-      const words = (sectors * BLOCK_BYTES) >> 2;
-      mem.cacheWords.set(this.hostWords.subarray(hostWord + (cursor >> 2), hostWord + (cursor >> 2) + words), cacheWord);
-      cache.markDirty(s, sector, sectors);
-      cache.unlockSlot(s);
-      cache.unpin(s);
-      cursor += sectors * BLOCK_BYTES;
-      this.tasks[t + T.CURSOR] = cursor;
-      progressed = true;
+      this.heldSlots[held++] = s;
     }
-    // S1260/S1265: a 正 volume would create its journal here (journal creation, seed 000 §5.4).
-    // S1270/S1280: the data is in cache; a disk adapter destages it later. Report completion.
+    const pair = mem.volumes.pairNumber(volume);
+    const outcome = this.journals.reserveForWrite(pair, lba, blocks, this.reservation);
+    // S1250: the data goes into the volume's cache (Fig. 11, 1100), in the order the update numbers say.
+    const hostWord = this.hostWord(t);
+    let cursor = 0;
+    for (let i = 0; i < held; i++) {
+      const s = this.heldSlots[i]!;
+      const block = lba + cursor / BLOCK_BYTES;
+      const sector = block - Math.floor(block / this.sectorsPerSlot) * this.sectorsPerSlot;
+      const sectors = Math.min(this.sectorsPerSlot - sector, (byteLength - cursor) / BLOCK_BYTES);
+      const words = (sectors * BLOCK_BYTES) >> 2;
+      mem.cacheWords.set(this.hostWords.subarray(hostWord + (cursor >> 2), hostWord + (cursor >> 2) + words), (s * this.slotBytes + sector * BLOCK_BYTES) >> 2);
+      cache.markDirty(s, sector, sectors);
+      stats[Stat.WRITE_SLOT_HITS]!++;
+      cursor += sectors * BLOCK_BYTES;
+    }
+    for (let i = 0; i < held; i++) {
+      cache.unlockSlot(this.heldSlots[i]!);
+      cache.unpin(this.heldSlots[i]!);
+    }
+    if (outcome !== Journal.RESERVED) return this.writeDone(task, t); // S1270: no journal for this write
+    // S1360: the journal's write data and update information go to the journal volume next.
+    this.floats[(t >> 1) + F.UPDATE_NUMBER] = this.reservation.updateNumber;
+    this.floats[(t >> 1) + F.UI_POSITION] = this.reservation.uiPosition;
+    this.floats[(t >> 1) + F.WD_POSITION] = this.reservation.wdPosition;
+    this.tasks[t + T.AUX0] = this.reservation.journalVolume;
+    this.tasks[t + T.PAIR] = pair;
+    this.tasks[t + T.CURSOR] = 0;
+    this.tasks[t + T.AUX_CURSOR] = 0;
+    this.tasks[t + T.PHASE] = WritePhase.JOURNAL_DATA;
+    return this.journalCopy(task, t);
+  }
+
+  /** S1360: write data into the write-data area (wrapping), then the update information, which completes the journal. */
+  private journalCopy(task: number, t: number): number {
+    const { mem } = this.ctx;
+    const journalVolume = this.tasks[t + T.AUX0]!;
+    const byteLength = this.tasks[t + T.BYTE_LENGTH]!;
+    const hostWord = this.hostWord(t);
+    const f = t >> 1;
+    if (this.tasks[t + T.PHASE] === WritePhase.JOURNAL_DATA) {
+      const pointer = this.pointerSetOf(this.tasks[t + T.PAIR]!);
+      const wd = this.floats[f + F.WD_POSITION]!;
+      const capacity = mem.pointers.get(pointer, 'capacity_bytes');
+      const first = Math.min(byteLength, capacity - wd);
+      let r = this.io.transfer(task, true, journalVolume, wd / BLOCK_BYTES, first, this.hostWords, hostWord, T.AUX_CURSOR);
+      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      if (first < byteLength) {
+        const wdHead = mem.pointers.get(pointer, 'wd_head');
+        r = this.io.transfer(task, true, journalVolume, wdHead / BLOCK_BYTES, byteLength - first, this.hostWords, hostWord + (first >> 2), T.CURSOR);
+        if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      }
+      // The update information, built once, checksummed over the write data.
+      const scratch = this.scratchOffset(task);
+      mem.scratchBytes.fill(0, scratch, scratch + UI_SLOT_BYTES);
+      const pair = this.tasks[t + T.PAIR]!;
+      encodeUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, {
+        flags: 0,
+        receiveMs: this.floats[f + F.RECEIVED_MS]!,
+        updateNumber: this.floats[f + F.UPDATE_NUMBER]!,
+        groupNumber: mem.pairs.groupNumber(pair),
+        targetVolume: this.tasks[t + T.VOLUME]!,
+        targetBlock: this.tasks[t + T.LBA]!,
+        dataBlocks: byteLength / BLOCK_BYTES,
+        dataVolume: journalVolume,
+        dataChecksum: crc32c(this.ctx.ports.bytes, hostWord << 2, byteLength),
+        dataPosition: this.floats[f + F.WD_POSITION]!,
+      });
+      this.tasks[t + T.AUX_CURSOR] = 0;
+      this.tasks[t + T.PHASE] = WritePhase.JOURNAL_UI;
+    }
+    const r = this.io.transfer(task, true, journalVolume, this.floats[f + F.UI_POSITION]! / BLOCK_BYTES, UI_SLOT_BYTES, mem.scratch, this.scratchOffset(task) >> 2, T.AUX_CURSOR);
+    if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+    return this.writeDone(task, t);
+  }
+
+  private writeDone(task: number, t: number): number {
+    const { stats } = this.ctx;
     stats[Stat.HOST_WRITES]!++;
-    stats[Stat.HOST_WRITE_BYTES]! += byteLength;
+    stats[Stat.HOST_WRITE_BYTES]! += this.tasks[t + T.BYTE_LENGTH]!;
     return this.finish(task, ScsiStatus.GOOD, SenseKey.NO_SENSE, Reason.NONE);
+  }
+
+  private releaseHeld(held: number, t: number, why: number, counter: number): number {
+    for (let i = 0; i < held; i++) {
+      this.ctx.cache.unlockSlot(this.heldSlots[i]!);
+      this.ctx.cache.unpin(this.heldSlots[i]!);
+    }
+    return this.wait(t, why, counter, false);
   }
 
   /** S1230: ordinary read processing — cache hit, or stage from the drive through a disk adapter. */
   private runRead(task: number, t: number): number {
-    const { cache, mem, ports, port, stats } = this.ctx;
-    const volume = this.tasks[t + T.VOLUME]!;
-    const lba = this.tasks[t + T.LBA]!;
-    const byteLength = this.tasks[t + T.BYTE_LENGTH]!;
-    const portSlot = this.tasks[t + T.PORT_SLOT]!;
-    const hostWord = ports.dataOffset(port, portSlot) >> 2;
-    let cursor = this.tasks[t + T.CURSOR]!;
-    let progressed = false;
-    while (cursor < byteLength) {
-      const block = lba + cursor / BLOCK_BYTES;
-      const slotNumber = Math.floor(block / this.sectorsPerSlot);
-      const sector = block - slotNumber * this.sectorsPerSlot;
-      const sectors = Math.min(this.sectorsPerSlot - sector, (byteLength - cursor) / BLOCK_BYTES);
-      const s = cache.obtain(volume, slotNumber, this.hit);
-      if (s < 0) return this.wait(t, TaskWait.CACHE_FULL, Stat.CACHE_FULL_WAITS, progressed);
-      if (!cache.tryLockSlot(s)) {
-        cache.unpin(s);
-        return this.wait(t, TaskWait.SLOT_BUSY, Stat.SLOT_BUSY_WAITS, progressed);
-      }
-      if (!cache.allValid(s, sector, sectors)) {
-        cache.unlockSlot(s);
-        stats[Stat.READ_SLOT_MISSES]!++;
-        // Read miss: a disk adapter stages the slot; the slot stays pinned until it answers.
-        const da = diskAdapterFor(mem.config.channelAdapters, mem.config.diskAdapters, s);
-        if (!mem.mailboxes[da]!.tryPush(Msg.STAGE, this.ctx.processorId, task, s, 0, 0)) {
-          cache.unpin(s);
-          stats[Stat.MAILBOX_FULL]!++;
-          return this.wait(t, TaskWait.SLOT_BUSY, Stat.SLOT_BUSY_WAITS, progressed);
-        }
-        mem.doorbells.ring(da);
-        stats[Stat.STAGE_REQUESTS]!++;
-        this.tasks[t + T.CACHE_SLOT] = s;
-        this.tasks[t + T.STATE] = TaskState.WAITING;
-        this.tasks[t + T.WAIT] = TaskWait.STAGE;
-        return Run.WAITING;
-      }
-      stats[Stat.READ_SLOT_HITS]!++;
-      const cacheWord = (s * this.slotBytes + sector * BLOCK_BYTES) >> 2;
-      const words = (sectors * BLOCK_BYTES) >> 2;
-      this.hostWords.set(mem.cacheWords.subarray(cacheWord, cacheWord + words), hostWord + (cursor >> 2));
-      cache.unlockSlot(s);
-      cache.unpin(s);
-      cursor += sectors * BLOCK_BYTES;
-      this.tasks[t + T.CURSOR] = cursor;
-      progressed = true;
-    }
-    stats[Stat.HOST_READS]!++;
-    stats[Stat.HOST_READ_BYTES]! += byteLength;
+    const r = this.io.transfer(task, false, this.tasks[t + T.VOLUME]!, this.tasks[t + T.LBA]!, this.tasks[t + T.BYTE_LENGTH]!, this.hostWords, this.hostWord(t), T.CURSOR);
+    if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+    this.ctx.stats[Stat.HOST_READS]!++;
+    this.ctx.stats[Stat.HOST_READ_BYTES]! += this.tasks[t + T.BYTE_LENGTH]!;
     return this.finish(task, ScsiStatus.GOOD, SenseKey.NO_SENSE, Reason.NONE);
+  }
+
+  private hostWord(t: number): number {
+    return this.ctx.ports.dataOffset(this.ctx.port, this.tasks[t + T.PORT_SLOT]!) >> 2;
+  }
+
+  private scratchOffset(task: number): number {
+    return this.ctx.mem.scratchOffset(this.ctx.processorId, task);
+  }
+
+  /** The first pointer set of the pair's group (every set shares the ring geometry). */
+  private pointerSetOf(pair: number): number {
+    const { mem } = this.ctx;
+    const group = mem.pairs.groupNumber(pair);
+    for (let r = 0; r < mem.config.readersMax; r++) {
+      const s = group * mem.config.readersMax + r;
+      if (mem.pointers.groupNumber(s) === group) return s;
+    }
+    return group * mem.config.readersMax;
   }
 
   private wait(t: number, why: number, counter: number, progressed: boolean): number {

@@ -22,6 +22,16 @@ export interface VolumeConfig {
   state?: 'normal' | 'unused';
 }
 
+/** A link (connection path 200) to another storage system, served by one channel adapter. */
+export interface LinkConfig {
+  /** Link number on this system, 1..linksMax. */
+  number: number;
+  /** The storage system at the other end. */
+  peerSystem: number;
+  /** The channel adapter (0-based) that owns this link endpoint. */
+  adapter: number;
+}
+
 export interface SystemConfig {
   systemNumber: number;
   name: string;
@@ -39,9 +49,14 @@ export interface SystemConfig {
   mailboxCapacity: number;
   /** Dirty slots a disk adapter destages per loop iteration at most. */
   destageBatchSlots: number;
+  /** Largest journal read response payload, and the size of each group's staging buffer. */
+  journalBatchBytes: number;
   drives: DriveConfig[];
   volumes: VolumeConfig[];
+  links: LinkConfig[];
 }
+
+export const LINKS_MAX = 8;
 
 export const BLOCK_BYTES = 512;
 
@@ -60,6 +75,8 @@ export const DEFAULT_CONFIG: SystemConfig = {
   maxTransferBytes: 256 * 1024,
   mailboxCapacity: 256,
   destageBatchSlots: 32,
+  journalBatchBytes: 1024 * 1024,
+  links: [],
   drives: [
     { number: 0, kind: 'memory', blockCount: (256 * 1024 * 1024) / BLOCK_BYTES },
     { number: 1, kind: 'memory', blockCount: (256 * 1024 * 1024) / BLOCK_BYTES },
@@ -106,6 +123,18 @@ export function validateConfig(config: SystemConfig): SystemConfig {
   need(isPow2(config.mailboxCapacity) && config.mailboxCapacity >= config.hostQueueDepth * 2 && config.mailboxCapacity <= 65536,
     `mailboxCapacity: ${config.mailboxCapacity} must be a power of two of at least twice hostQueueDepth, at most 65536`);
   need(isCount(config.destageBatchSlots, 1, 4096), `destageBatchSlots: ${config.destageBatchSlots} must be an integer 1..4096`);
+
+  need(isCount(config.journalBatchBytes, 64 * 1024, 16 * 1024 * 1024) && config.journalBatchBytes % BLOCK_BYTES === 0 && config.journalBatchBytes >= config.maxTransferBytes + 2 * BLOCK_BYTES,
+    `journalBatchBytes: ${config.journalBatchBytes} must be a multiple of ${BLOCK_BYTES} from 64 KiB to 16 MiB and hold one largest write with its update information`);
+  const linkNumbers = new Set<number>();
+  (config.links ?? []).forEach((l, i) => {
+    const where = `links[${i}]`;
+    if (!isCount(l.number, 1, LINKS_MAX)) p.push(`${where}.number: ${l.number} must be an integer 1..${LINKS_MAX}`);
+    else if (linkNumbers.has(l.number)) p.push(`${where}.number: link ${l.number} is defined twice`);
+    else linkNumbers.add(l.number);
+    if (!isCount(l.peerSystem, 1, 0xffff) || l.peerSystem === config.systemNumber) p.push(`${where}.peerSystem: ${l.peerSystem} must be another system's number 1..65535`);
+    if (!isCount(l.adapter, 0, config.channelAdapters - 1)) p.push(`${where}.adapter: ${l.adapter} must name a channel adapter 0..${config.channelAdapters - 1}`);
+  });
 
   const drives = new Map<number, DriveConfig>();
   (config.drives ?? []).forEach((d, i) => {

@@ -18,7 +18,10 @@
 //  mailboxes     processors x Mailbox                 inter-processor messages
 //  doorbells     processors x 64 B                    wake-up words
 //  statistics    processors x 256 B                   float64 counters per processor
-//  tasks         processors x hostQueueDepth x 64 B   task records
+//  tasks         processors x tasksPerProcessor x 128 B  task records (host commands, then remote-copy services)
+//  scratch       processors x tasksPerProcessor x 512 B  one block per task (update information being built)
+//  bitmaps       (volumesMax+1) x 4 KiB                update bitmaps (differential bitmaps of suspended pairs)
+//  staging       (groupsMax+1) x 2 x journalBatchBytes    per group: journal batch received, journal being restored
 
 import { Doorbells } from '../hal/doorbell.ts';
 import { LockTable } from '../hal/lock.ts';
@@ -31,13 +34,18 @@ import { GROUP_INFO, GroupTable } from './structs/group-info.ts';
 import { PAIR_INFO, PairTable } from './structs/pair-info.ts';
 import { POINTER_INFO, PointerTable } from './structs/pointer-info.ts';
 import { STAT_BLOCK_BYTES } from './structs/statistics.ts';
-import { TASK_RECORD } from './structs/task.ts';
+import { GROUP_SERVICE_TASKS, TASK_RECORD, TASK_WORDS } from './structs/task.ts';
+import { BITMAP_BYTES } from './bitmap.ts';
+import { LINKS_MAX } from './config.ts';
 import { VOLUME_INFO, VolumeTable } from './structs/volume-info.ts';
 
 export const RegionId = {
   SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
-  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13,
+  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16,
 } as const;
+
+/** Bytes of one task's scratch block. */
+export const TASK_SCRATCH_BYTES = 512;
 
 // System record (64 bytes):
 //  off size field                       meaning
@@ -64,6 +72,12 @@ export interface Geometry {
   lockCount: number;
   mailboxBytes: number;
   tasksPerProcessor: number;
+  /** Index of the first remote-copy service task of a processor (after the host-command tasks). */
+  serviceTaskBase: number;
+  /** Index of the first journal-read-reception task (one per link). */
+  receptionTaskBase: number;
+  /** Bytes of one of a group's two staging buffers. */
+  stagingBytes: number;
 }
 
 /** Lock numbering: one table, contiguous ranges. */
@@ -87,7 +101,10 @@ export function geometryOf(config: SystemConfig): Geometry {
     bucketCount,
     lockCount: 1 + bucketCount + slotCount + (config.groupsMax + 1) + 1,
     mailboxBytes: Math.ceil(Mailbox.bytesFor(config.mailboxCapacity) / 64) * 64,
-    tasksPerProcessor: config.hostQueueDepth,
+    tasksPerProcessor: config.hostQueueDepth + (config.groupsMax + 1) * GROUP_SERVICE_TASKS + LINKS_MAX + 1,
+    serviceTaskBase: config.hostQueueDepth,
+    receptionTaskBase: config.hostQueueDepth + (config.groupsMax + 1) * GROUP_SERVICE_TASKS,
+    stagingBytes: config.journalBatchBytes,
   };
 }
 
@@ -116,6 +133,9 @@ export function regionSpecs(config: SystemConfig): RegionSpec[] {
     table(RegionId.DOORBELLS, 'doorbells', 64, g.processors),
     table(RegionId.STATISTICS, 'statistics', STAT_BLOCK_BYTES, g.processors),
     table(RegionId.TASKS, 'tasks', TASK_RECORD.size, g.processors * g.tasksPerProcessor),
+    table(RegionId.SCRATCH, 'scratch', TASK_SCRATCH_BYTES, g.processors * g.tasksPerProcessor),
+    table(RegionId.BITMAPS, 'bitmaps', BITMAP_BYTES, config.volumesMax + 1),
+    table(RegionId.STAGING, 'staging', g.stagingBytes * 2, config.groupsMax + 1),
   ];
 }
 
@@ -141,6 +161,14 @@ export class ControlMemory {
   readonly doorbells: Doorbells;
   readonly statistics: Float64Array;
   readonly tasks: Int32Array;
+  readonly taskFloats: Float64Array;
+  readonly scratch: Int32Array;
+  readonly scratchBytes: Uint8Array;
+  readonly scratchView: DataView;
+  readonly bitmaps: Int32Array;
+  readonly staging: Int32Array;
+  readonly stagingBytes: Uint8Array;
+  readonly stagingView: DataView;
   /** Cache memory 130: slot data. */
   readonly cacheBytes: Uint8Array;
   readonly cacheWords: Int32Array;
@@ -180,6 +208,16 @@ export class ControlMemory {
     this.doorbells = new Doorbells(controlBuffer, r(RegionId.DOORBELLS).byteOffset, this.geometry.processors);
     this.statistics = new Float64Array(controlBuffer, r(RegionId.STATISTICS).byteOffset, r(RegionId.STATISTICS).byteCount / 8);
     this.tasks = new Int32Array(controlBuffer, r(RegionId.TASKS).byteOffset, r(RegionId.TASKS).byteCount / 4);
+    this.taskFloats = new Float64Array(controlBuffer, r(RegionId.TASKS).byteOffset, r(RegionId.TASKS).byteCount / 8);
+    const scratch = r(RegionId.SCRATCH);
+    this.scratch = new Int32Array(controlBuffer, scratch.byteOffset, scratch.byteCount / 4);
+    this.scratchBytes = new Uint8Array(controlBuffer, scratch.byteOffset, scratch.byteCount);
+    this.scratchView = new DataView(controlBuffer, scratch.byteOffset, scratch.byteCount);
+    this.bitmaps = new Int32Array(controlBuffer, r(RegionId.BITMAPS).byteOffset, r(RegionId.BITMAPS).byteCount / 4);
+    const staging = r(RegionId.STAGING);
+    this.staging = new Int32Array(controlBuffer, staging.byteOffset, staging.byteCount / 4);
+    this.stagingBytes = new Uint8Array(controlBuffer, staging.byteOffset, staging.byteCount);
+    this.stagingView = new DataView(controlBuffer, staging.byteOffset, staging.byteCount);
     this.cacheBytes = new Uint8Array(cacheBuffer);
     this.cacheWords = new Int32Array(cacheBuffer);
   }
@@ -197,6 +235,21 @@ export class ControlMemory {
     assert(table.regions.length === this.regions.size && table.totalBytes === plan.totalBytes,
       `control memory header lists ${table.regions.length} regions in ${table.totalBytes} bytes; the configuration's layout has ${this.regions.size} in ${plan.totalBytes}`);
 
+  }
+
+  /** Byte offset (within the staging region) of a group's staging buffer: 0 = batch, 1 = restore. */
+  stagingOffset(group: number, which: 0 | 1): number {
+    return (group * 2 + which) * this.geometry.stagingBytes;
+  }
+
+  /** Word index of a task record in `tasks`. */
+  taskWord(processorId: number, task: number): number {
+    return (processorId * this.geometry.tasksPerProcessor + task) * TASK_WORDS;
+  }
+
+  /** Byte offset of a task's scratch block in the scratch region. */
+  scratchOffset(processorId: number, task: number): number {
+    return (processorId * this.geometry.tasksPerProcessor + task) * TASK_SCRATCH_BYTES;
   }
 
   static allocate(config: SystemConfig): { control: SharedArrayBuffer; cache: SharedArrayBuffer } {

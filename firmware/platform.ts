@@ -10,6 +10,26 @@ import type { HostPorts } from '../hal/host-port.ts';
 import type { RunnableProcessor } from '../hal/processor.ts';
 import type { ControlMemory } from './layout.ts';
 
+/**
+ * One end of a link (connection path 200) as a processor sees it: a frame being built in
+ * `staging` is sent with sendStaging; receive() delivers the next frame's payload into
+ * `rxStaging`. Never blocks. hal/link.ts implements it over shared-memory rings (in one
+ * process, or bridged to TCP).
+ */
+export interface LinkPort {
+  readonly staging: Uint8Array;
+  readonly stagingWords: Int32Array;
+  readonly rxStaging: Uint8Array;
+  readonly rxStagingWords: Int32Array;
+  readonly rxPayloadLength: number;
+  readonly payloadMax: number;
+  isUp(): boolean;
+  /** Sends the first payloadLength bytes of staging as a frame; false if the link is down or full. */
+  sendStaging(type: number, flags: number, payloadLength: number): boolean;
+  /** The type of the next delivered frame (> 0), 0 if none, negative for a bad frame (counted by the link). */
+  receive(): number;
+}
+
 export interface Platform {
   readonly processorId: number;
   readonly mem: ControlMemory;
@@ -17,6 +37,8 @@ export interface Platform {
   /** Drives by storage device number; every processor has its own handles. */
   readonly drives: ReadonlyMap<number, Drive>;
   readonly clock: Clock;
+  /** Link endpoints by link number (configuration `links`); each is used only by its adapter. */
+  readonly links: ReadonlyMap<number, LinkPort>;
   /** Trace sink for state changes ("volume 3: normal -> abnormal (drive 1 failed)"). */
   readonly trace: (line: string) => void;
 }

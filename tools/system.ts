@@ -13,7 +13,9 @@ import { openDrive } from '../hal/drives.ts';
 import { FaultControl } from '../hal/faulty-drive.ts';
 import { MemoryDrive } from '../hal/memory-drive.ts';
 import { DeterministicRuntime } from '../hal/runtime/deterministic.ts';
-import { ThreadedRuntime } from '../hal/runtime/threaded.ts';
+import { ThreadedRuntime, type LinkAttachment } from '../hal/runtime/threaded.ts';
+import { LinkEndpoint } from '../hal/link.ts';
+import { CopyCommands } from '../firmware/copy-commands.ts';
 import { allocateSystem, attachHostPorts, attachProcessor, formatSystem, requestPowerOff, type SystemShared } from '../firmware/boot.ts';
 import { validateConfig, type SystemConfig } from '../firmware/config.ts';
 import { ControlMemory, SystemWord } from '../firmware/layout.ts';
@@ -32,6 +34,8 @@ export interface BootOptions {
   trace?: (line: string) => void;
   /** Reuse these memory-drive buffers (a "reboot" of memory drives); by drive number. */
   memoryDrives?: ReadonlyMap<number, SharedArrayBuffer>;
+  /** This system's ends of its links, by link number (see tools/topology.ts). */
+  links?: LinkAttachment[];
 }
 
 export interface PowerOffReport {
@@ -43,6 +47,8 @@ const ENTRY_URL = new URL('../firmware/boot.ts', import.meta.url);
 
 export class StorageSystem {
   readonly maintenance: MaintenancePort;
+  /** The remote-copy commands of the maintenance port. */
+  readonly copy: CopyCommands;
   readonly host: HostClient;
   private powered = true;
   private readonly inspection = new Map<number, Drive>();
@@ -61,8 +67,10 @@ export class StorageSystem {
     readonly failures: Array<{ processorId: number; error: string }>,
     waiter: HostWaiter,
     nowMs: () => number,
+    private readonly traceSink: (line: string) => void = () => {},
   ) {
     this.maintenance = new MaintenancePort(mem);
+    this.copy = new CopyCommands(mem, nowMs, this.traceSink);
     this.host = new HostClient(attachHostPorts(shared, mem.doorbells), waiter, nowMs);
   }
 
@@ -93,6 +101,10 @@ export class StorageSystem {
     // size mismatch is a configuration error reported before any processor starts.
     const localDrives: Drive[] = descriptors.map((d) => openDrive(d.descriptor));
 
+    const links = options.links ?? [];
+    for (const l of config.links) {
+      if (!links.some((x) => x.number === l.number)) throw new Error(`${config.name}: link ${l.number} is configured but not connected (tools/topology.ts connects links)`);
+    }
     const processorIds = Array.from({ length: config.channelAdapters + config.diskAdapters }, (_, i) => i);
     if (options.runtime === 'threaded') {
       formatSystem(shared, Date.now());
@@ -105,6 +117,7 @@ export class StorageSystem {
         processorIds,
         shared,
         drives: descriptors,
+        links,
         onTrace: (_id, line) => trace(`${config.name}: ${line}`),
         onFailure: (processorId, error) => {
           failures.push({ processorId, error: error.stack ?? String(error) });
@@ -116,7 +129,7 @@ export class StorageSystem {
           trace(`${config.name}: processor ${processorId} failed: ${error.message}`);
         },
       });
-      return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now());
+      return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now(), (line) => trace(`${config.name}: ${line}`));
     }
 
     const runtime = options.deterministic ?? new DeterministicRuntime(options.seed ?? 1, new VirtualClock());
@@ -132,7 +145,8 @@ export class StorageSystem {
         drives.set(d.number, drive);
         processorDrives.push(drive);
       });
-      const p = attachProcessor({ processorId, shared, drives, clock, trace: (line) => trace(`${config.name}: ${line}`), singleThreaded: true });
+      const endpoints = new Map(links.map((l) => [l.number, new LinkEndpoint(l.buffer, l.side, clock)] as const));
+      const p = attachProcessor({ processorId, shared, drives, links: endpoints, clock, trace: (line) => trace(`${config.name}: ${line}`), singleThreaded: true });
       processors.push(p);
       runtime.add(p);
     }
@@ -143,7 +157,7 @@ export class StorageSystem {
       },
     };
     // Closed with the local handles at power-off, as a worker closes its own when it exits.
-    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs());
+    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs(), (line) => trace(`${config.name}: ${line}`));
   }
 
   /** The fault control of a drive (boot with faults: true). */

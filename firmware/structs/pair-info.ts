@@ -3,7 +3,8 @@
 //  off size field               meaning
 //    0    4 number              pair number
 //    4    1 state               PairState: 未使用 unused, 正常 normal, 異常 abnormal, コピー未 not copied, コピー中 copying
-//    5    3 reserved
+//    5    1 flags               model: PairFlag bits (RESYNC: コピー中 copies the tracks of the update bitmap, not from the copied address)
+//    6    2 reserved
 //    8    4 primary_system      primary storage system number
 //   12    4 primary_volume      primary logical volume number
 //   16    4 secondary_system    secondary storage system number
@@ -17,10 +18,12 @@ import { RecordTable, defineStruct } from './struct.ts';
 export const PairState = { UNUSED: 0, NORMAL: 1, ABNORMAL: 2, NOT_COPIED: 3, COPYING: 4 } as const;
 export type PairStateCode = (typeof PairState)[keyof typeof PairState];
 export const PAIR_STATE_NAME = ['unused', 'normal', 'abnormal', 'not-copied', 'copying'] as const;
+export const PairFlag = { RESYNC: 1 } as const;
 
 export const PAIR_INFO = defineStruct('pair-info-500', 64, [
   { name: 'number', offset: 0, size: 4, type: 'u32', meaning: 'pair number' },
   { name: 'state', offset: 4, size: 1, type: 'u8', meaning: 'pair state' },
+  { name: 'flags', offset: 5, size: 1, type: 'u8', meaning: 'pair flags' },
   { name: 'primary_system', offset: 8, size: 4, type: 'u32', meaning: 'primary storage system number' },
   { name: 'primary_volume', offset: 12, size: 4, type: 'u32', meaning: 'primary logical volume number' },
   { name: 'secondary_system', offset: 16, size: 4, type: 'u32', meaning: 'secondary storage system number' },
@@ -37,6 +40,9 @@ export class PairTable extends RecordTable {
   }
   state(p: number): PairStateCode { return this.view.getUint8(this.at(p) + O.state) as PairStateCode; }
   setState(p: number, state: PairStateCode): void { this.view.setUint8(this.at(p) + O.state, state); }
+  exists(p: number): boolean { return Number.isInteger(p) && p >= 1 && p < this.count; }
+  flags(p: number): number { return this.view.getUint8(this.at(p) + O.flags); }
+  setFlags(p: number, flags: number): void { this.view.setUint8(this.at(p) + O.flags, flags); }
   primarySystem(p: number): number { return this.view.getUint32(this.at(p) + O.primary_system, true); }
   primaryVolume(p: number): number { return this.view.getUint32(this.at(p) + O.primary_volume, true); }
   secondarySystem(p: number): number { return this.view.getUint32(this.at(p) + O.secondary_system, true); }

@@ -21,7 +21,13 @@
 //   64    8 read_start          primary only: next journal to send
 //   72    8 retry_start         primary only: first journal sent for the previous journal read command
 //   80    8 capacity_bytes      journal volume size (end of the write-data area)
-//   88   40 reserved
+//   88    8 batch_wd_bytes      primary: write-data-area bytes of the journals in [retry start, read start)
+//   96    8 read_number         primary: update number of the journal at read start;
+//                               secondary: update number expected at ui newest (next to store)
+//  104    8 oldest_number       update number of the journal at ui oldest
+//  112    4 batch_count         primary: journals in [retry start, read start)
+//  116    4 ui_slot_bytes       bytes per update information: 512 (one block); other values only in tests of the seeds' worked examples
+//  120    8 last_read_ms        primary: when this reader's last journal read command arrived
 
 import { RecordTable, defineStruct } from './struct.ts';
 
@@ -38,9 +44,16 @@ export const POINTER_INFO = defineStruct('pointer-info-700', 128, [
   { name: 'read_start', offset: 64, size: 8, type: 'f64', meaning: 'read start (primary)' },
   { name: 'retry_start', offset: 72, size: 8, type: 'f64', meaning: 'retry start (primary)' },
   { name: 'capacity_bytes', offset: 80, size: 8, type: 'f64', meaning: 'journal volume size' },
+  { name: 'batch_wd_bytes', offset: 88, size: 8, type: 'f64', meaning: 'write data of the last batch sent' },
+  { name: 'read_number', offset: 96, size: 8, type: 'f64', meaning: 'update number at read start' },
+  { name: 'oldest_number', offset: 104, size: 8, type: 'f64', meaning: 'update number at ui oldest' },
+  { name: 'batch_count', offset: 112, size: 4, type: 'u32', meaning: 'journals of the last batch sent' },
+  { name: 'ui_slot_bytes', offset: 116, size: 4, type: 'u32', meaning: 'bytes per update information' },
+  { name: 'last_read_ms', offset: 120, size: 8, type: 'f64', meaning: 'last journal read command' },
 ]);
 
-export type PointerField = 'ui_head' | 'wd_head' | 'ui_newest' | 'ui_oldest' | 'wd_newest' | 'wd_oldest' | 'read_start' | 'retry_start' | 'capacity_bytes';
+export type PointerField = 'ui_head' | 'wd_head' | 'ui_newest' | 'ui_oldest' | 'wd_newest' | 'wd_oldest' | 'read_start' | 'retry_start' | 'capacity_bytes' |
+  'batch_wd_bytes' | 'read_number' | 'oldest_number' | 'last_read_ms';
 
 const O = POINTER_INFO.offsets;
 
@@ -52,13 +65,18 @@ export class PointerTable extends RecordTable {
   readerSystem(s: number): number { return this.view.getUint32(this.at(s) + O.reader_system, true); }
   journalVolume(s: number): number { return this.view.getUint32(this.at(s) + O.journal_volume, true); }
   get(s: number, field: PointerField): number { return this.view.getFloat64(this.at(s) + O[field], true); }
+  batchCount(s: number): number { return this.view.getUint32(this.at(s) + O.batch_count, true); }
+  setBatchCount(s: number, n: number): void { this.view.setUint32(this.at(s) + O.batch_count, n, true); }
+  setReaderSystem(s: number, system: number): void { this.view.setUint32(this.at(s) + O.reader_system, system, true); }
+  uiSlotBytes(s: number): number { return this.view.getUint32(this.at(s) + O.ui_slot_bytes, true); }
+  setUiSlotBytes(s: number, bytes: number): void { this.view.setUint32(this.at(s) + O.ui_slot_bytes, bytes, true); }
   set(s: number, field: PointerField, value: number): void { this.view.setFloat64(this.at(s) + O[field], value, true); }
 
   /**
    * Initialises a set for a newly registered journal volume (seed 000 §5.1 S920 interp.):
    * both newest and oldest pointers at their area heads, read start = retry start = ui head.
    */
-  initialise(s: number, group: number, readerSystem: number, journalVolume: number, uiAreaBytes: number, capacityBytes: number): void {
+  initialise(s: number, group: number, readerSystem: number, journalVolume: number, uiAreaBytes: number, capacityBytes: number, firstNumber = 1): void {
     this.clear(s);
     const base = this.at(s);
     this.view.setUint32(base + O.group_number, group, true);
@@ -67,5 +85,8 @@ export class PointerTable extends RecordTable {
     for (const f of ['ui_head', 'ui_newest', 'ui_oldest', 'read_start', 'retry_start'] as const) this.set(s, f, 0);
     for (const f of ['wd_head', 'wd_newest', 'wd_oldest'] as const) this.set(s, f, uiAreaBytes);
     this.set(s, 'capacity_bytes', capacityBytes);
+    this.setUiSlotBytes(s, 512);
+    this.set(s, 'read_number', firstNumber);
+    this.set(s, 'oldest_number', firstNumber);
   }
 }

@@ -16,6 +16,14 @@ export interface WorkerBoot {
   /** Structured-cloneable data for attachProcessor: configuration and SharedArrayBuffers. */
   shared: unknown;
   drives: Array<{ number: number; descriptor: DriveDescriptor }>;
+  links: LinkAttachment[];
+}
+
+/** One end of a link: the shared link buffer and which side of it this system is. */
+export interface LinkAttachment {
+  number: number;
+  buffer: SharedArrayBuffer;
+  side: 0 | 1;
 }
 
 export interface ThreadedOptions {
@@ -23,6 +31,7 @@ export interface ThreadedOptions {
   processorIds: number[];
   shared: unknown;
   drives: Array<{ number: number; descriptor: DriveDescriptor }>;
+  links?: LinkAttachment[];
   onTrace?: (processorId: number, line: string) => void;
   onFailure?: (processorId: number, error: Error) => void;
 }
@@ -41,7 +50,7 @@ export class ThreadedRuntime {
     const runtime = new ThreadedRuntime(workers);
     const ready: Array<Promise<void>> = [];
     for (const processorId of options.processorIds) {
-      const boot: WorkerBoot = { entryUrl: options.entryUrl.href, processorId, shared: options.shared, drives: options.drives };
+      const boot: WorkerBoot = { entryUrl: options.entryUrl.href, processorId, shared: options.shared, drives: options.drives, links: options.links ?? [] };
       const worker: Worker = startTsWorker(workerUrl, boot);
       workers.set(processorId, worker);
       let markReady!: () => void;

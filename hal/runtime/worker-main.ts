@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RealClock, type Clock } from '../clock.ts';
 import type { Drive } from '../drive.ts';
 import { openDrive } from '../drives.ts';
+import { LinkEndpoint } from '../link.ts';
 import type { RunnableProcessor } from '../processor.ts';
 import type { WorkerBoot } from './threaded.ts';
 
@@ -16,6 +17,7 @@ export interface WorkerServices {
   processorId: number;
   shared: unknown;
   drives: ReadonlyMap<number, Drive>;
+  links: ReadonlyMap<number, LinkEndpoint>;
   clock: Clock;
   trace: (line: string) => void;
   singleThreaded: boolean;
@@ -27,12 +29,16 @@ const boot = workerData as WorkerBoot;
 const port = parentPort!;
 const drives = new Map<number, Drive>();
 for (const d of boot.drives) drives.set(d.number, openDrive(d.descriptor));
+const clock = new RealClock();
+const links = new Map<number, LinkEndpoint>();
+for (const l of boot.links) links.set(l.number, new LinkEndpoint(l.buffer, l.side, clock));
 const entry = (await import(boot.entryUrl)) as { attachProcessor(services: WorkerServices): RunnableProcessor };
 const processor = entry.attachProcessor({
   processorId: boot.processorId,
   shared: boot.shared,
   drives,
-  clock: new RealClock(),
+  links,
+  clock,
   trace: (line) => port.postMessage({ type: 'trace', line }),
   singleThreaded: false,
 });

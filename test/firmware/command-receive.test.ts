@@ -22,8 +22,8 @@ const total = (h: Harness, i: number): number => {
   return sum;
 };
 
-/** Word index of task `task` of channel adapter `ca` in mem.tasks. */
-const taskBase = (h: Harness, ca: number, task: number): number => (ca * h.config.hostQueueDepth + task) * TASK_WORDS;
+/** Word index of task `task` of channel adapter `ca` in mem.tasks (geometry.tasksPerProcessor records per processor). */
+const taskBase = (h: Harness, ca: number, task: number): number => (ca * h.mem.geometry.tasksPerProcessor + task) * TASK_WORDS;
 const taskRecord = (h: Harness, ca: number, task: number): number[] =>
   Array.from(h.mem.tasks.subarray(taskBase(h, ca, task), taskBase(h, ca, task) + 10));
 
@@ -316,7 +316,9 @@ describe('command reception: waits', () => {
     h.ca[1]!.step();
     expect(h.ports.isComplete(1, slot)).toBe(false);
     const rec = taskRecord(h, 1, 0);
-    expect(taskBase(h, 1, 0)).toBe(1 * 4 * 16);
+    // CA 1's records start after CA 0's 4 + 17 * 3 + 8 + 1 = 64 records of 32 words.
+    expect(taskBase(h, 1, 0)).toBe(1 * 64 * 32);
+    expect(taskBase(h, 1, 0)).toBe(h.mem.taskWord(1, 0));
     expect(rec).toEqual([TaskState.WAITING, TaskWait.CACHE_FULL, slot, HostOp.WRITE, 1, 128, BLOCK, 0, -1, 1]);
     expect(stat(h, 1, Stat.CACHE_FULL_WAITS)).toBe(1);
     h.ca[1]!.step();

@@ -3,7 +3,7 @@
 
 import { describe, expect, it, test } from 'vitest';
 import { allocateSystem } from '../../firmware/boot.ts';
-import { ConfigError, DEFAULT_CONFIG, processorCount, validateConfig, type SystemConfig } from '../../firmware/config.ts';
+import { ConfigError, DEFAULT_CONFIG, processorCount, validateConfig, type LinkConfig, type SystemConfig } from '../../firmware/config.ts';
 import { smallConfig } from '../support/harness.ts';
 
 /** The problems validateConfig reports for `config`; fails the test if it accepts it. */
@@ -28,6 +28,11 @@ function withVolume(index: number, patch: Record<string, unknown>): SystemConfig
   const c = smallConfig();
   c.volumes = c.volumes.map((v, i) => (i === index ? { ...v, ...patch } as typeof v : { ...v }));
   return c;
+}
+/** smallConfig() (system 1, channel adapters 0 and 1) with two good links, one of them patched. */
+const GOOD_LINKS: readonly LinkConfig[] = [{ number: 1, peerSystem: 2, adapter: 0 }, { number: 2, peerSystem: 3, adapter: 1 }];
+function withLink(index: number, patch: Record<string, unknown>): SystemConfig {
+  return smallConfig({ links: GOOD_LINKS.map((l, i) => (i === index ? { ...l, ...patch } as LinkConfig : { ...l })) });
 }
 
 describe('validateConfig accepts good configurations', () => {
@@ -63,6 +68,29 @@ describe('validateConfig accepts good configurations', () => {
     expect(() => validateConfig(c)).not.toThrow();
     expect(() => validateConfig(smallConfig({ slotBytes: 65536, cacheBytes: 8 * 65536 }))).not.toThrow();
     expect(() => validateConfig(smallConfig({ volumes: [] }))).not.toThrow();
+  });
+
+  test('journalBatchBytes: the default, the bounds, and exactly one largest write plus 1024', () => {
+    expect(DEFAULT_CONFIG.journalBatchBytes).toBe(1024 * 1024);
+    expect(smallConfig().journalBatchBytes).toBe(1024 * 1024);
+    for (const journalBatchBytes of [64 * 1024, 64 * 1024 + 512, 1024 * 1024, 16 * 1024 * 1024 - 512, 16 * 1024 * 1024]) {
+      expect(() => validateConfig(smallConfig({ journalBatchBytes })), String(journalBatchBytes)).not.toThrow();
+    }
+    // maxTransferBytes 256 KiB: 256 KiB + 1024 is the smallest batch that holds one largest write.
+    expect(() => validateConfig(smallConfig({ maxTransferBytes: 256 * 1024, journalBatchBytes: 256 * 1024 + 1024 }))).not.toThrow();
+    // The largest transfer with the largest batch.
+    expect(() => validateConfig(smallConfig({ maxTransferBytes: 16 * 1024 * 1024 - 1024, journalBatchBytes: 16 * 1024 * 1024 }))).not.toThrow();
+  });
+
+  test('links: none, one, and the full range of numbers, peers and adapters', () => {
+    expect(DEFAULT_CONFIG.links).toEqual([]);
+    expect(() => validateConfig(smallConfig({ links: [] }))).not.toThrow();
+    expect(() => validateConfig(smallConfig({ links: [...GOOD_LINKS] }))).not.toThrow();
+    expect(() => validateConfig(smallConfig({ links: [{ number: 8, peerSystem: 65535, adapter: 1 }] }))).not.toThrow();
+    // Eight links (the most there are), several to the same peer and on the same adapter; a
+    // system number other than 1, with system 1 as the peer.
+    const eight = Array.from({ length: 8 }, (_, i) => ({ number: 8 - i, peerSystem: 1 + (i % 2), adapter: i % 4 }));
+    expect(() => validateConfig(smallConfig({ systemNumber: 3, channelAdapters: 4, links: eight }))).not.toThrow();
   });
 });
 
@@ -112,6 +140,25 @@ describe('validateConfig rejects each bad field, naming it', () => {
     ['format with non-ASCII', () => withVolume(0, { format: 'ÖPEN' }), 'volumes[0].format', 'must be printable ASCII'],
     ['format not a string', () => withVolume(0, { format: 3 }), 'volumes[0].format', 'must be printable ASCII'],
     ['bad volume state', () => withVolume(2, { state: 'primary' }), 'volumes[2].state', "'primary' must be 'normal' or 'unused'"],
+    ['journalBatchBytes below 64 KiB', () => smallConfig({ journalBatchBytes: 64 * 1024 - 512 }), 'journalBatchBytes', '65024 must be a multiple of 512 from 64 KiB to 16 MiB'],
+    ['journalBatchBytes above 16 MiB', () => smallConfig({ journalBatchBytes: 16 * 1024 * 1024 + 512 }), 'journalBatchBytes', 'must be a multiple of 512 from 64 KiB to 16 MiB'],
+    ['journalBatchBytes not a multiple of 512', () => smallConfig({ journalBatchBytes: 100_000 }), 'journalBatchBytes', '100000 must be a multiple of 512'],
+    ['journalBatchBytes 0', () => smallConfig({ journalBatchBytes: 0 }), 'journalBatchBytes', 'must be a multiple of 512'],
+    ['journalBatchBytes not an integer', () => smallConfig({ journalBatchBytes: 65536.5 }), 'journalBatchBytes', 'must be a multiple of 512'],
+    ['journalBatchBytes that cannot hold one largest write with its update information',
+      () => smallConfig({ maxTransferBytes: 256 * 1024, journalBatchBytes: 256 * 1024 + 512 }), 'journalBatchBytes', 'hold one largest write with its update information'],
+    ['journalBatchBytes equal to maxTransferBytes',
+      () => smallConfig({ maxTransferBytes: 1024 * 1024, journalBatchBytes: 1024 * 1024 }), 'journalBatchBytes', 'hold one largest write'],
+    ['link number 0', () => withLink(0, { number: 0 }), 'links[0].number', '0 must be an integer 1..8'],
+    ['link number 9', () => withLink(1, { number: 9 }), 'links[1].number', '9 must be an integer 1..8'],
+    ['link number not an integer', () => withLink(0, { number: 1.5 }), 'links[0].number', 'must be an integer 1..8'],
+    ['duplicate link number', () => withLink(1, { number: 1 }), 'links[1].number', 'link 1 is defined twice'],
+    ['link to its own system', () => withLink(1, { peerSystem: 1 }), 'links[1].peerSystem', "1 must be another system's number 1..65535"],
+    ['link peer system 0', () => withLink(0, { peerSystem: 0 }), 'links[0].peerSystem', "0 must be another system's number"],
+    ['link peer system 65536', () => withLink(0, { peerSystem: 65536 }), 'links[0].peerSystem', "65536 must be another system's number 1..65535"],
+    ['link on a channel adapter that does not exist', () => withLink(1, { adapter: 2 }), 'links[1].adapter', '2 must name a channel adapter 0..1'],
+    ['link on a negative adapter', () => withLink(0, { adapter: -1 }), 'links[0].adapter', '-1 must name a channel adapter 0..1'],
+    ['link adapter not an integer', () => withLink(0, { adapter: 0.5 }), 'links[0].adapter', 'must name a channel adapter'],
   ];
 
   for (const [label, make, field, fragment] of cases) {
@@ -164,6 +211,25 @@ describe('validateConfig rejects each bad field, naming it', () => {
       message = (error as Error).message;
     }
     for (const p of problems) expect(message).toContain(p);
+  });
+
+  test('a link with every field bad reports each field under its own path', () => {
+    const c = smallConfig({ links: [{ ...GOOD_LINKS[0]! }, { ...GOOD_LINKS[1]! }, { number: 12, peerSystem: 1, adapter: 5 }] });
+    const problems = problemsOf(c);
+    expect(problems).toHaveLength(3);
+    expect(problems.some((p) => p.startsWith('links[2].number: 12 must be an integer 1..8'))).toBe(true);
+    expect(problems.some((p) => p.startsWith("links[2].peerSystem: 1 must be another system's number"))).toBe(true);
+    expect(problems.some((p) => p.startsWith('links[2].adapter: 5 must name a channel adapter 0..1'))).toBe(true);
+  });
+
+  test('a bad journalBatchBytes and a bad link are reported together with the other problems', () => {
+    const c = withLink(0, { adapter: 7 });
+    c.journalBatchBytes = 1000;
+    c.systemNumber = 0;
+    const problems = problemsOf(c);
+    expect(problems.some((p) => p.startsWith('systemNumber'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('journalBatchBytes: 1000'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('links[0].adapter: 7'))).toBe(true);
   });
 
   test('allocateSystem validates first: a bad configuration never allocates', () => {

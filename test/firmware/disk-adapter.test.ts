@@ -20,7 +20,7 @@ const DA = 2; // processor id of the only disk adapter
 
 const stat = (h: Harness, p: number, i: number): number => h.mem.statistics[p * STAT_COUNTERS_PER_PROCESSOR + i]!;
 const taskRecord = (h: Harness, ca: number, task: number): number[] => {
-  const base = (ca * h.config.hostQueueDepth + task) * TASK_WORDS;
+  const base = (ca * h.mem.geometry.tasksPerProcessor + task) * TASK_WORDS;
   return Array.from(h.mem.tasks.subarray(base, base + 10));
 };
 const hdr = (h: Harness, s: number, w: number): number => h.mem.slotHeaders[s * SLOT_HEADER_WORDS + w]! >>> 0;

@@ -41,7 +41,7 @@ import {
   readRegionTable,
 } from '../../hal/shared-memory.ts';
 import { AssertionError } from '../../firmware/assert.ts';
-import { DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
+import { DEFAULT_CONFIG, LINKS_MAX, type SystemConfig } from '../../firmware/config.ts';
 import { ControlMemory, RegionId, SystemWord, geometryOf, lockMapOf, planControlMemory } from '../../firmware/layout.ts';
 import {
   CACHE_CONTROL_BYTES,
@@ -53,12 +53,22 @@ import {
   SLOT_HEADER_WORDS,
   SlotWord,
 } from '../../firmware/structs/cache-slot.ts';
-import { GROUP_INFO, GROUP_PAIRS_MAX, GroupRole, GroupState, GroupTable } from '../../firmware/structs/group-info.ts';
-import { PAIR_INFO, PairState, PairTable } from '../../firmware/structs/pair-info.ts';
+import {
+  GROUP_INFO,
+  GROUP_PAIRS_MAX,
+  GroupFlag,
+  GroupRole,
+  GroupState,
+  GroupTable,
+  ReadPolicy,
+  StorePolicy,
+  SuspendReason,
+} from '../../firmware/structs/group-info.ts';
+import { PAIR_INFO, PairFlag, PairState, PairTable } from '../../firmware/structs/pair-info.ts';
 import { POINTER_INFO, PointerTable, type PointerField } from '../../firmware/structs/pointer-info.ts';
 import { STAT_BLOCK_BYTES, STAT_COUNTERS_PER_PROCESSOR } from '../../firmware/structs/statistics.ts';
 import { decodeRecord, defineStruct, type FieldType, type StructLayout } from '../../firmware/structs/struct.ts';
-import { TASK_RECORD, TASK_WORDS, TaskWord } from '../../firmware/structs/task.ts';
+import { GROUP_SERVICE_TASKS, GroupService, TASK_F64S, TASK_RECORD, TASK_WORDS, TaskF64, TaskKind, TaskWord } from '../../firmware/structs/task.ts';
 import { UPDATE_INFO, UPDATE_INFO_BYTES, UpdateInfo } from '../../firmware/structs/update-info.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_INFO, VolumeState, VolumeTable } from '../../firmware/structs/volume-info.ts';
 import { freshSystem, pattern, smallConfig } from '../support/harness.ts';
@@ -95,7 +105,8 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
     layout: PAIR_INFO, name: 'pair-info-500', size: 64, rows: [
       ['number', 0, 4, 'u32'],
       ['state', 4, 1, 'u8'],
-      // 5..7 reserved
+      ['flags', 5, 1, 'u8'],
+      // 6..7 reserved
       ['primary_system', 8, 4, 'u32'],
       ['primary_volume', 12, 4, 'u32'],
       ['secondary_system', 16, 4, 'u32'],
@@ -106,7 +117,7 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
     ],
   },
   {
-    layout: GROUP_INFO, name: 'group-info-600', size: 128, rows: [
+    layout: GROUP_INFO, name: 'group-info-600', size: 256, rows: [
       ['number', 0, 4, 'u32'],
       ['state', 4, 1, 'u8'],
       ['role', 5, 1, 'u8'],
@@ -118,8 +129,25 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['partner_system', 24, 4, 'u32'],
       ['partner_group', 28, 4, 'u32'],
       ['restored_number', 32, 8, 'f64'],
-      // 40..63 reserved
-      ['pair_set', 64, 64, 'u16[]'],
+      ['link_number', 40, 4, 'u32'],
+      ['read_policy', 44, 1, 'u8'],
+      ['store_policy', 45, 1, 'u8'],
+      ['suspend_reason', 46, 1, 'u8'],
+      ['flags', 47, 1, 'u8'],
+      ['read_interval_ms', 48, 4, 'u32'],
+      ['batch_journals_max', 52, 4, 'u32'],
+      ['link_timeout_ms', 56, 4, 'u32'],
+      ['initial_copy_blocks', 60, 4, 'u32'],
+      ['restored_time_ms', 64, 8, 'f64'],
+      ['journals_created', 72, 8, 'f64'],
+      ['journals_sent', 80, 8, 'f64'],
+      ['journals_restored', 88, 8, 'f64'],
+      ['last_contact_ms', 96, 8, 'f64'],
+      ['received_number', 104, 8, 'f64'],
+      ['primary_usage', 112, 8, 'f64'],
+      ['failing_since_ms', 120, 8, 'f64'],
+      // 128..191 reserved
+      ['pair_set', 192, 64, 'u16[]'],
     ],
   },
   {
@@ -137,7 +165,12 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['read_start', 64, 8, 'f64'],
       ['retry_start', 72, 8, 'f64'],
       ['capacity_bytes', 80, 8, 'f64'],
-      // 88..127 reserved
+      ['batch_wd_bytes', 88, 8, 'f64'],
+      ['read_number', 96, 8, 'f64'],
+      ['oldest_number', 104, 8, 'f64'],
+      ['batch_count', 112, 4, 'u32'],
+      ['ui_slot_bytes', 116, 4, 'u32'],
+      ['last_read_ms', 120, 8, 'f64'],
     ],
   },
   {
@@ -173,7 +206,7 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
     ],
   },
   {
-    layout: TASK_RECORD, name: 'task', size: 64, rows: [
+    layout: TASK_RECORD, name: 'task', size: 128, rows: [
       ['state', 0, 4, 'i32'],
       ['wait', 4, 4, 'i32'],
       ['port_slot', 8, 4, 'i32'],
@@ -185,7 +218,21 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['cache_slot', 32, 4, 'i32'],
       ['attempts', 36, 4, 'i32'],
       ['generation', 40, 4, 'i32'],
-      // 44..63 reserved
+      ['kind', 44, 4, 'i32'],
+      ['phase', 48, 4, 'i32'],
+      ['group', 52, 4, 'i32'],
+      ['pair', 56, 4, 'i32'],
+      ['aux_cursor', 60, 4, 'i32'],
+      ['wake_ms', 64, 8, 'f64'],
+      ['update_number', 72, 8, 'f64'],
+      ['ui_position', 80, 8, 'f64'],
+      ['wd_position', 88, 8, 'f64'],
+      ['count', 96, 4, 'i32'],
+      ['aux0', 100, 4, 'i32'],
+      ['aux1', 104, 4, 'i32'],
+      ['aux2', 108, 4, 'i32'],
+      ['received_ms', 112, 8, 'f64'],
+      // 120..127 reserved
     ],
   },
 ];
@@ -227,14 +274,26 @@ describe('struct layouts equal their documented tables', () => {
     });
     expect(DIRECTORY_BUCKET_BYTES).toBe(4);
     // Task words are hard-coded in task.ts separately from TASK_RECORD: they must agree.
-    expect(TASK_WORDS).toBe(16);
+    expect(TASK_WORDS).toBe(32);
     expect({ ...TaskWord }).toEqual({
       STATE: 0, WAIT: 1, PORT_SLOT: 2, OPCODE: 3, VOLUME: 4, LBA: 5, BYTE_LENGTH: 6, CURSOR: 7, CACHE_SLOT: 8, ATTEMPTS: 9, GENERATION: 10,
+      KIND: 11, PHASE: 12, GROUP: 13, PAIR: 14, AUX_CURSOR: 15, COUNT: 24, AUX0: 25, AUX1: 26, AUX2: 27,
     });
     for (const [name, word] of Object.entries(TaskWord)) {
       const field = name === 'CURSOR' ? 'cursor_bytes' : name.toLowerCase();
       expect(TASK_RECORD.offsets[field as keyof typeof TASK_RECORD.offsets], name).toBe(word * 4);
+      expect(TASK_RECORD.fields.find((f) => f.name === field)?.type, name).toBe('i32');
     }
+    // Float64 indexes (= byte offset / 8) of the task record's float64 fields.
+    expect(TASK_F64S).toBe(16);
+    expect({ ...TaskF64 }).toEqual({ WAKE_MS: 8, UPDATE_NUMBER: 9, UI_POSITION: 10, WD_POSITION: 11, RECEIVED_MS: 14 });
+    for (const [name, index] of Object.entries(TaskF64)) {
+      const field = name.toLowerCase();
+      expect(TASK_RECORD.offsets[field as keyof typeof TASK_RECORD.offsets], name).toBe(index * 8);
+      expect(TASK_RECORD.fields.find((f) => f.name === field)?.type, name).toBe('f64');
+    }
+    // Every field of the record is reachable through exactly one of the two index maps.
+    expect(Object.keys(TaskWord).length + Object.keys(TaskF64).length).toBe(TASK_RECORD.fields.length);
     expect(STAT_COUNTERS_PER_PROCESSOR).toBe(32);
     expect(STAT_BLOCK_BYTES).toBe(256);
     expect(DOORBELL_SLOT_BYTES).toBe(64);
@@ -487,8 +546,10 @@ describe('PairTable accessors', () => {
     expect(t.secondaryVolume(p)).toBe(77);
     expect(t.groupNumber(p)).toBe(0x8000_0000);
     expect(t.copiedBlocks(p)).toBe(0);
+    expect(t.flags(p)).toBe(0);
     expect(raw.getUint32(b + 0, true)).toBe(3); // number
     expect(raw.getUint8(b + 4)).toBe(PairState.NOT_COPIED);
+    expect(raw.getUint8(b + 5)).toBe(0); // flags
     expect(raw.getUint32(b + 8, true)).toBe(0xffff);
     expect(raw.getUint32(b + 12, true)).toBe(0xfffffffe);
     expect(raw.getUint32(b + 16, true)).toBe(0x10001);
@@ -504,22 +565,44 @@ describe('PairTable accessors', () => {
     expect(new Uint8Array(buffer, b + 5, 3).every((x) => x === 0)).toBe(true);
     expect(new Uint8Array(buffer, b + 32, 32).every((x) => x === 0)).toBe(true);
 
-    // register again clears the progress of the previous pair.
+    // flags: u8 at offset 5, next to the state and leaving it alone.
+    expect(PairFlag.RESYNC).toBe(1);
+    t.setFlags(p, PairFlag.RESYNC);
+    expect(t.flags(p)).toBe(PairFlag.RESYNC);
+    expect(raw.getUint8(b + 5)).toBe(PairFlag.RESYNC);
+    t.setFlags(p, 0xff);
+    expect(t.flags(p)).toBe(0xff);
+    expect(raw.getUint8(b + 5)).toBe(0xff);
+    expect(raw.getUint8(b + 4)).toBe(PairState.COPYING);
+    expect(raw.getUint16(b + 6, true)).toBe(0); // reserved
+    expect(t.decode(p)).toMatchObject({ state: PairState.COPYING, flags: 0xff });
+    raw.setUint8(b + 5, 0x42);
+    expect(t.flags(p)).toBe(0x42);
+    expect(new Uint8Array(buffer, b + 32, 32).every((x) => x === 0)).toBe(true);
+
+    // register again clears the progress and the flags of the previous pair.
     t.register(p, 1, 2, 3, 4, 5);
     expect(t.copiedBlocks(p)).toBe(0);
+    expect(t.flags(p)).toBe(0);
     expect(t.state(p)).toBe(PairState.NOT_COPIED);
     expect(recordsClean(buffer, 64, [0, 1, 2])).toBe(true);
     expect(guardsClean(buffer, 64 * count)).toBe(true);
     expect(t.decode(p)).toEqual({
-      number: 3, state: PairState.NOT_COPIED, primary_system: 1, primary_volume: 2, secondary_system: 3, secondary_volume: 4, group_number: 5, copied_blocks: 0,
+      number: 3, state: PairState.NOT_COPIED, flags: 0, primary_system: 1, primary_volume: 2, secondary_system: 3, secondary_volume: 4, group_number: 5, copied_blocks: 0,
     });
+  });
+
+  test('exists() covers 1..count-1', () => {
+    const { buffer } = tableBuffer(64, 4);
+    const t = new PairTable(buffer, GUARD, 4);
+    expect([0, 1, 3, 4, 1.5, -1].map((p) => t.exists(p))).toEqual([false, true, true, false, false, false]);
   });
 });
 
 describe('GroupTable accessors', () => {
   test('create and every getter/setter round trip, raw bytes at the documented offsets', () => {
     const count = 4;
-    const { buffer, raw, rec } = tableBuffer(128, count);
+    const { buffer, raw, rec } = tableBuffer(256, count);
     const t = new GroupTable(buffer, GUARD, count);
     const g = 1;
     const b = rec(g);
@@ -558,14 +641,154 @@ describe('GroupTable accessors', () => {
     expect(raw.getUint32(b + 24, true)).toBe(0xfffe);
     expect(raw.getUint32(b + 28, true)).toBe(0x1_0203);
 
-    // Reserved 40..63 untouched; neighbours and guards untouched.
-    expect(new Uint8Array(buffer, b + 40, 24).every((x) => x === 0)).toBe(true);
-    expect(recordsClean(buffer, 128, [0, 2, 3])).toBe(true);
-    expect(guardsClean(buffer, 128 * count)).toBe(true);
+    // The model fields 40..127 (not written here), reserved 128..191 and the empty pair set
+    // 192..255 untouched; neighbours and guards untouched.
+    expect(new Uint8Array(buffer, b + 40, 216).every((x) => x === 0)).toBe(true);
+    expect(recordsClean(buffer, 256, [0, 2, 3])).toBe(true);
+    expect(guardsClean(buffer, 256 * count)).toBe(true);
+  });
+
+  type U8Field = Parameters<GroupTable['u8']>[1];
+  type U32Field = Parameters<GroupTable['u32']>[1];
+  type F64Field = Parameters<GroupTable['f64']>[1];
+  // [field, documented offset, a value that fills the type's range]
+  const U8S: ReadonlyArray<readonly [U8Field, number, number]> = [
+    ['state', 4, GroupState.ABNORMAL], ['role', 5, GroupRole.SECONDARY], ['read_policy', 44, ReadPolicy.TRAFFIC],
+    ['store_policy', 45, StorePolicy.HOLD], ['suspend_reason', 46, SuspendReason.JOURNAL_VOLUME], ['flags', 47, 0xff],
+  ];
+  const U32S: ReadonlyArray<readonly [U32Field, number, number]> = [
+    ['link_number', 40, 8], ['read_interval_ms', 48, 0xffff_fffe], ['batch_journals_max', 52, 0x8000_0001],
+    ['link_timeout_ms', 56, 0x1234_5678], ['initial_copy_blocks', 60, 0xffff_ffff],
+  ];
+  const F64S: ReadonlyArray<readonly [F64Field, number, number]> = [
+    ['update_number', 16, 2 ** 53], ['restored_number', 32, 2 ** 40 + 1], ['restored_time_ms', 64, 1767225600000.25],
+    ['journals_created', 72, 2 ** 33 + 3], ['journals_sent', 80, 2 ** 33 + 5], ['journals_restored', 88, 2 ** 33 + 7],
+    ['last_contact_ms', 96, 1767225600123.5], ['received_number', 104, 2 ** 40 + 9], ['primary_usage', 112, 0.625],
+    ['failing_since_ms', 120, 1767225601000.75],
+  ];
+
+  test('every model field through u8/u32/f64 and their setters, raw bytes at the documented offsets', () => {
+    const count = 4;
+    const { buffer, raw, rec } = tableBuffer(256, count);
+    const t = new GroupTable(buffer, GUARD, count);
+    const g = 2;
+    const b = rec(g);
+    t.create(g, GroupRole.PRIMARY);
+    // After create: number, state normal, role, update number 1, everything else 0.
+    for (const [field] of U8S) expect(t.u8(g, field), field).toBe(field === 'state' ? GroupState.NORMAL : field === 'role' ? GroupRole.PRIMARY : 0);
+    for (const [field] of U32S) expect(t.u32(g, field), field).toBe(0);
+    for (const [field] of F64S) expect(t.f64(g, field), field).toBe(field === 'update_number' ? 1 : 0);
+
+    // Each setter writes its field at its documented offset, in the documented type.
+    for (const [field, offset, value] of U8S) {
+      t.setU8(g, field, value);
+      expect(t.u8(g, field), field).toBe(value);
+      expect(raw.getUint8(b + offset), field).toBe(value);
+    }
+    for (const [field, offset, value] of U32S) {
+      t.setU32(g, field, value);
+      expect(t.u32(g, field), field).toBe(value);
+      expect(raw.getUint32(b + offset, true), field).toBe(value);
+    }
+    for (const [field, offset, value] of F64S) {
+      t.setF64(g, field, value);
+      expect(t.f64(g, field), field).toBe(value);
+      expect(raw.getFloat64(b + offset, true), field).toBe(value);
+    }
+    // ... and none overwrote another: every field still reads what was written into it.
+    for (const [field, offset, value] of U8S) expect(raw.getUint8(b + offset), field).toBe(value);
+    for (const [field, offset, value] of U32S) expect(raw.getUint32(b + offset, true), field).toBe(value);
+    for (const [field, offset, value] of F64S) expect(raw.getFloat64(b + offset, true), field).toBe(value);
+    // The dedicated accessors read the same bytes as the generic ones.
+    expect(t.state(g)).toBe(GroupState.ABNORMAL);
+    expect(t.role(g)).toBe(GroupRole.SECONDARY);
+    expect(t.updateNumber(g)).toBe(2 ** 53);
+    expect(t.restoredNumber(g)).toBe(2 ** 40 + 1);
+    // Raw writes are read back by the accessors.
+    raw.setUint32(b + 40, 3, true);
+    raw.setUint8(b + 44, ReadPolicy.FIXED);
+    raw.setFloat64(b + 112, 0.25, true);
+    expect([t.u32(g, 'link_number'), t.u8(g, 'read_policy'), t.f64(g, 'primary_usage')]).toEqual([3, ReadPolicy.FIXED, 0.25]);
+
+    const decoded = t.decode(g);
+    expect(decoded).toMatchObject({
+      number: 2, state: GroupState.ABNORMAL, role: GroupRole.SECONDARY, link_number: 3, read_policy: ReadPolicy.FIXED,
+      store_policy: StorePolicy.HOLD, suspend_reason: SuspendReason.JOURNAL_VOLUME, flags: 0xff, read_interval_ms: 0xffff_fffe,
+      batch_journals_max: 0x8000_0001, link_timeout_ms: 0x1234_5678, initial_copy_blocks: 0xffff_ffff, restored_time_ms: 1767225600000.25,
+      journals_created: 2 ** 33 + 3, journals_sent: 2 ** 33 + 5, journals_restored: 2 ** 33 + 7, last_contact_ms: 1767225600123.5,
+      received_number: 2 ** 40 + 9, primary_usage: 0.25, failing_since_ms: 1767225601000.75,
+    });
+    // Reserved 128..191 and the (empty) pair set untouched; neighbours and guards untouched.
+    expect(new Uint8Array(buffer, b + 128, 128).every((x) => x === 0)).toBe(true);
+    expect(recordsClean(buffer, 256, [0, 1, 3])).toBe(true);
+    expect(guardsClean(buffer, 256 * count)).toBe(true);
+
+    // create clears what an earlier life of the record left.
+    t.create(g, GroupRole.SECONDARY);
+    expect(raw.getUint32(b, true)).toBe(2);
+    expect([raw.getUint8(b + 4), raw.getUint8(b + 5)]).toEqual([GroupState.NORMAL, GroupRole.SECONDARY]);
+    expect(raw.getFloat64(b + 16, true)).toBe(1);
+    expect(new Uint8Array(buffer, b + 6, 10).every((x) => x === 0)).toBe(true);
+    expect(new Uint8Array(buffer, b + 24, 232).every((x) => x === 0)).toBe(true);
+  });
+
+  test('addF64 accumulates in place; hasFlag/setFlag set and clear single bits of flags at offset 47', () => {
+    const { buffer, raw, rec } = tableBuffer(256, 3);
+    const t = new GroupTable(buffer, GUARD, 3);
+    const g = 1;
+    const b = rec(g);
+    t.create(g, GroupRole.PRIMARY);
+    t.addF64(g, 'journals_created', 1);
+    t.addF64(g, 'journals_created', 1);
+    expect(t.f64(g, 'journals_created')).toBe(2);
+    expect(raw.getFloat64(b + 72, true)).toBe(2);
+    t.setF64(g, 'journals_sent', 2 ** 40);
+    t.addF64(g, 'journals_sent', 3);
+    t.addF64(g, 'journals_sent', -1);
+    expect(raw.getFloat64(b + 80, true)).toBe(2 ** 40 + 2);
+    t.addF64(g, 'update_number', 2 ** 40);
+    expect(t.updateNumber(g)).toBe(2 ** 40 + 1);
+    expect(raw.getFloat64(b + 16, true)).toBe(2 ** 40 + 1);
+    expect(raw.getFloat64(b + 88, true)).toBe(0); // the neighbours of the counters are untouched
+    expect(raw.getFloat64(b + 64, true)).toBe(0);
+
+    // Every GroupFlag is a distinct single bit of the u8.
+    const bits = Object.values(GroupFlag);
+    for (const bit of bits) expect(bit > 0 && bit <= 0x80 && (bit & (bit - 1)) === 0, `flag ${bit}`).toBe(true);
+    expect(new Set(bits).size).toBe(bits.length);
+    expect(GroupFlag).toMatchObject({ COPY_STARTED: 1, TAKEN_OVER: 2, RESYNC_PENDING: 4, READ_STOPPED: 8 });
+    t.setU8(g, 'suspend_reason', SuspendReason.LINK);
+    for (const flag of Object.values(GroupFlag)) expect(t.hasFlag(g, flag)).toBe(false);
+    t.setFlag(g, GroupFlag.COPY_STARTED, true);
+    t.setFlag(g, GroupFlag.READ_STOPPED, true);
+    t.setFlag(g, GroupFlag.READ_STOPPED, true); // setting twice is setting once
+    expect(raw.getUint8(b + 47)).toBe(GroupFlag.COPY_STARTED | GroupFlag.READ_STOPPED);
+    expect([t.hasFlag(g, GroupFlag.COPY_STARTED), t.hasFlag(g, GroupFlag.TAKEN_OVER), t.hasFlag(g, GroupFlag.RESYNC_PENDING), t.hasFlag(g, GroupFlag.READ_STOPPED)])
+      .toEqual([true, false, false, true]);
+    t.setFlag(g, GroupFlag.COPY_STARTED, false);
+    t.setFlag(g, GroupFlag.TAKEN_OVER, false); // clearing a clear bit changes nothing
+    expect(raw.getUint8(b + 47)).toBe(GroupFlag.READ_STOPPED);
+    expect(t.u8(g, 'flags')).toBe(GroupFlag.READ_STOPPED);
+    expect(t.hasFlag(g, GroupFlag.COPY_STARTED)).toBe(false);
+    raw.setUint8(b + 47, 0x80 | GroupFlag.TAKEN_OVER);
+    expect(t.hasFlag(g, GroupFlag.TAKEN_OVER)).toBe(true);
+    t.setFlag(g, GroupFlag.RESYNC_PENDING, true);
+    t.setFlag(g, GroupFlag.TAKEN_OVER, false);
+    expect(raw.getUint8(b + 47)).toBe(0x80 | GroupFlag.RESYNC_PENDING); // other bits kept
+    expect(raw.getUint8(b + 46)).toBe(SuspendReason.LINK); // the neighbouring byte untouched
+    expect(raw.getUint32(b + 48, true)).toBe(0);
+    expect(recordsClean(buffer, 256, [0, 2])).toBe(true);
+    expect(guardsClean(buffer, 256 * 3)).toBe(true);
+  });
+
+  test('exists() covers 1..count-1', () => {
+    const { buffer } = tableBuffer(256, 4);
+    const t = new GroupTable(buffer, GUARD, 4);
+    expect([0, 1, 3, 4, 1.5, -1].map((g) => t.exists(g))).toEqual([false, true, true, false, false, false]);
   });
 
   test('setJournalVolume keeps journal_volume_count right', () => {
-    const { buffer, raw, rec } = tableBuffer(128, 3);
+    const { buffer, raw, rec } = tableBuffer(256, 3);
     const t = new GroupTable(buffer, GUARD, 3);
     const g = 2;
     const b = rec(g);
@@ -593,8 +816,8 @@ describe('GroupTable accessors', () => {
     expect(t.decode(g)).toMatchObject({ journal_volume_count: 1, journal_volume_0: 0, journal_volume_1: 9 });
   });
 
-  test(`pair_set: addPair up to ${GROUP_PAIRS_MAX} entries, then false; pairAt and raw u16s at offset 64`, () => {
-    const { buffer, raw, rec } = tableBuffer(128, 3);
+  test(`pair_set: addPair up to ${GROUP_PAIRS_MAX} entries, then false; pairAt and raw u16s at offset 192`, () => {
+    const { buffer, raw, rec } = tableBuffer(256, 3);
     const t = new GroupTable(buffer, GUARD, 3);
     const g = 1;
     const b = rec(g);
@@ -610,15 +833,54 @@ describe('GroupTable accessors', () => {
     expect(t.pairCount(g)).toBe(GROUP_PAIRS_MAX);
     for (let i = 0; i < GROUP_PAIRS_MAX; i++) {
       expect(t.pairAt(g, i)).toBe(pairOf(i));
-      expect(raw.getUint16(b + 64 + i * 2, true)).toBe(pairOf(i));
+      expect(raw.getUint16(b + 192 + i * 2, true)).toBe(pairOf(i));
     }
     expect(() => t.pairAt(g, GROUP_PAIRS_MAX)).toThrow('group 1: pair set index 32 out of range');
     expect(() => t.pairAt(g, -1)).toThrow(AssertionError);
-    // The full set ends exactly at the record end: the next record is untouched.
-    expect(recordsClean(buffer, 128, [0, 2])).toBe(true);
-    expect(guardsClean(buffer, 128 * 3)).toBe(true);
+    // The full set ends exactly at the record end: the next record is untouched, and nothing
+    // between the fixed fields and the set (40..191) was written.
+    expect(new Uint8Array(buffer, b + 40, 152).every((x) => x === 0)).toBe(true);
+    expect(recordsClean(buffer, 256, [0, 2])).toBe(true);
+    expect(guardsClean(buffer, 256 * 3)).toBe(true);
     const decoded = t.decode(g);
     expect(decoded.pair_set).toEqual(Array.from({ length: GROUP_PAIRS_MAX }, (_, i) => pairOf(i)));
+  });
+
+  test('removePair keeps the order of the others, zeroes the freed u16 at offset 192 + 2 * count, false if absent', () => {
+    const { buffer, raw, rec } = tableBuffer(256, 3);
+    const t = new GroupTable(buffer, GUARD, 3);
+    const g = 1;
+    const b = rec(g);
+    t.create(g, GroupRole.PRIMARY);
+    const set = (): number[] => Array.from({ length: t.pairCount(g) }, (_, i) => t.pairAt(g, i));
+    const rawSet = (n: number): number[] => Array.from({ length: n }, (_, i) => raw.getUint16(b + 192 + i * 2, true));
+    for (const p of [11, 22, 33, 44, 65535]) expect(t.addPair(g, p)).toBe(true);
+    expect(t.removePair(g, 33)).toBe(true);
+    expect(set()).toEqual([11, 22, 44, 65535]);
+    expect(raw.getUint8(b + 7)).toBe(4);
+    expect(rawSet(6)).toEqual([11, 22, 44, 65535, 0, 0]);
+    expect(t.removePair(g, 33)).toBe(false); // absent: nothing changes
+    expect(t.removePair(g, 0)).toBe(false);
+    expect(rawSet(6)).toEqual([11, 22, 44, 65535, 0, 0]);
+    expect(raw.getUint8(b + 7)).toBe(4);
+    expect(t.removePair(g, 65535)).toBe(true); // the last entry
+    expect(t.removePair(g, 11)).toBe(true); // the first entry
+    expect(set()).toEqual([22, 44]);
+    expect(rawSet(5)).toEqual([22, 44, 0, 0, 0]);
+    expect(t.addPair(g, 7)).toBe(true); // appended after the remaining ones
+    expect(set()).toEqual([22, 44, 7]);
+    for (const p of [22, 44, 7]) expect(t.removePair(g, p)).toBe(true);
+    expect(t.pairCount(g)).toBe(0);
+    expect(new Uint8Array(buffer, b + 192, 64).every((x) => x === 0)).toBe(true);
+    // A full set: removing an entry makes room again.
+    for (let i = 1; i <= GROUP_PAIRS_MAX; i++) expect(t.addPair(g, i)).toBe(true);
+    expect(t.removePair(g, 1)).toBe(true);
+    expect(raw.getUint16(b + 192 + (GROUP_PAIRS_MAX - 1) * 2, true)).toBe(0);
+    expect(t.addPair(g, 99)).toBe(true);
+    expect(raw.getUint16(b + 254, true)).toBe(99);
+    expect(t.pairAt(g, 0)).toBe(2);
+    expect(recordsClean(buffer, 256, [0, 2])).toBe(true);
+    expect(guardsClean(buffer, 256 * 3)).toBe(true);
   });
 });
 
@@ -626,6 +888,7 @@ describe('PointerTable accessors', () => {
   const FIELDS: ReadonlyArray<readonly [PointerField, number]> = [
     ['ui_head', 16], ['wd_head', 24], ['ui_newest', 32], ['ui_oldest', 40], ['wd_newest', 48],
     ['wd_oldest', 56], ['read_start', 64], ['retry_start', 72], ['capacity_bytes', 80],
+    ['batch_wd_bytes', 88], ['read_number', 96], ['oldest_number', 104], ['last_read_ms', 120],
   ];
 
   test('initialise writes the exact documented starting pointers', () => {
@@ -644,18 +907,69 @@ describe('PointerTable accessors', () => {
     expect(raw.getUint32(b + 0, true)).toBe(7);
     expect(raw.getUint32(b + 4, true)).toBe(0xfffe);
     expect(raw.getUint32(b + 8, true)).toBe(0xffff_fffe);
+    // firstNumber defaults to 1: read_number and oldest_number start there.
     const expected: Record<PointerField, number> = {
       ui_head: 0, ui_newest: 0, ui_oldest: 0, read_start: 0, retry_start: 0,
       wd_head: ui, wd_newest: ui, wd_oldest: ui, capacity_bytes: capacity,
+      batch_wd_bytes: 0, read_number: 1, oldest_number: 1, last_read_ms: 0,
     };
     for (const [field, offset] of FIELDS) {
       expect(t.get(4, field), field).toBe(expected[field]);
       expect(raw.getFloat64(b + offset, true), field).toBe(expected[field]);
     }
+    expect(t.batchCount(4)).toBe(0);
+    expect(raw.getUint32(b + 112, true)).toBe(0); // batch_count
+    expect(t.uiSlotBytes(4)).toBe(512); // one block per update information
+    expect(raw.getUint32(b + 116, true)).toBe(512); // ui_slot_bytes
     expect(raw.getUint32(b + 12, true)).toBe(0); // reserved
-    expect(new Uint8Array(buffer, b + 88, 40).every((x) => x === 0)).toBe(true);
     expect(recordsClean(buffer, 128, [0, 1, 2, 3, 5])).toBe(true);
     expect(guardsClean(buffer, 128 * count)).toBe(true);
+
+    // An explicit firstNumber (a secondary that joins a running journal), over a dirty record.
+    new Uint8Array(buffer, rec(2), 128).fill(0x55);
+    t.initialise(2, 3, 0, 9, 4096, 2 ** 20, 2 ** 40 + 7);
+    const b2 = rec(2);
+    expect(t.get(2, 'read_number')).toBe(2 ** 40 + 7);
+    expect(t.get(2, 'oldest_number')).toBe(2 ** 40 + 7);
+    expect(raw.getFloat64(b2 + 96, true)).toBe(2 ** 40 + 7);
+    expect(raw.getFloat64(b2 + 104, true)).toBe(2 ** 40 + 7);
+    expect(raw.getFloat64(b2 + 88, true)).toBe(0); // batch_wd_bytes
+    expect(raw.getUint32(b2 + 112, true)).toBe(0); // batch_count
+    expect(raw.getUint32(b2 + 116, true)).toBe(512); // ui_slot_bytes
+    expect(raw.getUint32(b2 + 12, true)).toBe(0); // reserved
+    expect(raw.getFloat64(b2 + 120, true)).toBe(0); // last_read_ms
+    expect(raw.getFloat64(b2 + 80, true)).toBe(2 ** 20);
+    expect(recordsClean(buffer, 128, [0, 1, 3, 5])).toBe(true);
+  });
+
+  test('batch_count (u32 at 112), ui_slot_bytes (u32 at 116) and reader_system (u32 at 4): accessors and raw bytes', () => {
+    const { buffer, raw, rec } = tableBuffer(128, 3);
+    const t = new PointerTable(buffer, GUARD, 3);
+    t.initialise(1, 1, 0, 9, 4096, 2 ** 40);
+    const b = rec(1);
+    t.setBatchCount(1, 0xffff_fffe);
+    expect(t.batchCount(1)).toBe(0xffff_fffe);
+    expect(raw.getUint32(b + 112, true)).toBe(0xffff_fffe);
+    raw.setUint32(b + 112, 17, true);
+    expect(t.batchCount(1)).toBe(17);
+    t.setUiSlotBytes(1, 0xffff_fff0);
+    expect(t.uiSlotBytes(1)).toBe(0xffff_fff0);
+    expect(raw.getUint32(b + 116, true)).toBe(0xffff_fff0);
+    raw.setUint32(b + 116, 64, true);
+    expect(t.uiSlotBytes(1)).toBe(64);
+    expect(t.batchCount(1)).toBe(17);
+    t.setReaderSystem(1, 0xfffe);
+    expect(t.readerSystem(1)).toBe(0xfffe);
+    expect(raw.getUint32(b + 4, true)).toBe(0xfffe);
+    // Neither touched its neighbours.
+    expect(raw.getFloat64(b + 104, true)).toBe(1); // oldest_number
+    expect(raw.getFloat64(b + 120, true)).toBe(0); // last_read_ms
+    expect(raw.getUint32(b + 12, true)).toBe(0); // reserved
+    expect(raw.getUint32(b + 0, true)).toBe(1);
+    expect(raw.getUint32(b + 8, true)).toBe(9);
+    expect(t.decode(1)).toMatchObject({ reader_system: 0xfffe, batch_count: 17, ui_slot_bytes: 64, read_number: 1, oldest_number: 1 });
+    expect(recordsClean(buffer, 128, [0, 2])).toBe(true);
+    expect(guardsClean(buffer, 128 * 3)).toBe(true);
   });
 
   test('get/set of every PointerField with values above 2^32', () => {
@@ -711,14 +1025,21 @@ function isPow2(n: number): boolean {
 }
 
 describe('geometry and lock map', () => {
-  const configs: Array<[string, SystemConfig]> = [
-    ['DEFAULT_CONFIG', DEFAULT_CONFIG],
-    ['smallConfig', smallConfig()],
-    ['24 slots', smallConfig({ cacheBytes: 24 * 4096 })],
-    ['8 slots of 64 KiB', smallConfig({ cacheBytes: 8 * 65536, slotBytes: 65536 })],
-    ['33 slots, 255 groups', smallConfig({ cacheBytes: 33 * 8192, slotBytes: 8192, groupsMax: 255 })],
+  // [label, config, tasks per processor computed by hand: hostQueueDepth + (groupsMax + 1) * 3 + LINKS_MAX 8 + 1]
+  const configs: Array<[string, SystemConfig, number]> = [
+    ['DEFAULT_CONFIG', DEFAULT_CONFIG, 32 + 17 * 3 + 8 + 1],
+    ['smallConfig', smallConfig(), 4 + 17 * 3 + 8 + 1],
+    ['24 slots', smallConfig({ cacheBytes: 24 * 4096 }), 64],
+    ['8 slots of 64 KiB', smallConfig({ cacheBytes: 8 * 65536, slotBytes: 65536 }), 64],
+    ['33 slots, 255 groups', smallConfig({ cacheBytes: 33 * 8192, slotBytes: 8192, groupsMax: 255 }), 4 + 256 * 3 + 8 + 1],
+    ['64 KiB journal batches, 2 groups, 16 host tasks', smallConfig({ journalBatchBytes: 64 * 1024, groupsMax: 2, hostQueueDepth: 16, mailboxCapacity: 32 }), 16 + 3 * 3 + 8 + 1],
   ];
-  for (const [label, config] of configs) {
+  test('LINKS_MAX and GROUP_SERVICE_TASKS are the documented 8 and 3', () => {
+    expect(LINKS_MAX).toBe(8);
+    expect(GROUP_SERVICE_TASKS).toBe(3);
+    expect({ ...GroupService }).toEqual({ JOURNAL_READ: 0, RESTORE: 1, INITIAL_COPY: 2 });
+  });
+  for (const [label, config, tasksPerProcessor] of configs) {
     test(`${label}: bucket count, lock ranges, region sizes`, () => {
       const g = geometryOf(config);
       expect(g.slotCount).toBe(config.cacheBytes / config.slotBytes);
@@ -730,7 +1051,14 @@ describe('geometry and lock map', () => {
       expect(g.mailboxBytes % 64).toBe(0);
       expect(g.mailboxBytes).toBeGreaterThanOrEqual(192 + config.mailboxCapacity * 32);
       expect(g.mailboxBytes).toBeLessThan(192 + config.mailboxCapacity * 32 + 64);
-      expect(g.tasksPerProcessor).toBe(config.hostQueueDepth);
+      expect(g.tasksPerProcessor).toBe(tasksPerProcessor);
+      expect(g.tasksPerProcessor).toBe(config.hostQueueDepth + (config.groupsMax + 1) * 3 + 8 + 1);
+      // Host-command tasks first, then three service tasks per group (0 included), then one
+      // journal-read-reception task per link, then one more.
+      expect(g.serviceTaskBase).toBe(config.hostQueueDepth);
+      expect(g.receptionTaskBase).toBe(config.hostQueueDepth + (config.groupsMax + 1) * 3);
+      expect(g.tasksPerProcessor - g.receptionTaskBase).toBe(8 + 1);
+      expect(g.stagingBytes).toBe(config.journalBatchBytes);
 
       const m = lockMapOf(g);
       // [first, count] of each range, in numbering order: contiguous from 0, no overlap.
@@ -758,8 +1086,49 @@ describe('geometry and lock map', () => {
       expect(slots.recordCount).toBe(g.slotCount);
       const directory = must(plan.regions.find((r) => r.id === RegionId.DIRECTORY));
       expect(directory.recordCount).toBe(g.bucketCount);
+      // The task-sized regions, the bitmaps and the staging buffers.
+      const region = (id: number) => must(plan.regions.find((r) => r.id === id), `region ${id}`);
+      const sizes = (id: number) => { const r = region(id); return [r.name, r.recordBytes, r.recordCount, r.byteCount]; };
+      expect(sizes(RegionId.GROUPS)).toEqual(['groups', 256, config.groupsMax + 1, 256 * (config.groupsMax + 1)]);
+      expect(sizes(RegionId.TASKS)).toEqual(['tasks', 128, g.processors * tasksPerProcessor, 128 * g.processors * tasksPerProcessor]);
+      expect(sizes(RegionId.SCRATCH)).toEqual(['scratch', 512, g.processors * tasksPerProcessor, 512 * g.processors * tasksPerProcessor]);
+      expect(sizes(RegionId.BITMAPS)).toEqual(['bitmaps', 4096, config.volumesMax + 1, 4096 * (config.volumesMax + 1)]);
+      expect(sizes(RegionId.STAGING)).toEqual(['staging', 2 * config.journalBatchBytes, config.groupsMax + 1, 2 * config.journalBatchBytes * (config.groupsMax + 1)]);
+      expect(plan.regions.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     });
   }
+
+  test('RegionId numbers the regions 1..16 in layout order', () => {
+    expect({ ...RegionId }).toEqual({
+      SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
+      DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16,
+    });
+  });
+
+  test('taskWord, scratchOffset and stagingOffset index the regions by the geometry', () => {
+    const h = freshSystem();
+    const { mem } = h;
+    const tpp = 64; // smallConfig: 4 + 17 * 3 + 8 + 1
+    expect(mem.geometry.tasksPerProcessor).toBe(tpp);
+    expect(mem.taskWord(0, 0)).toBe(0);
+    expect(mem.taskWord(1, 0)).toBe(1 * tpp * 32);
+    expect(mem.taskWord(2, 5)).toBe((2 * tpp + 5) * 32);
+    expect(mem.scratchOffset(1, 3)).toBe((1 * tpp + 3) * 512);
+    expect(mem.stagingOffset(0, 0)).toBe(0);
+    expect(mem.stagingOffset(3, 1)).toBe((3 * 2 + 1) * 1024 * 1024);
+    // The views cover exactly their regions.
+    expect(mem.tasks.length).toBe(3 * tpp * 32);
+    expect(mem.taskFloats.length).toBe(3 * tpp * 16);
+    expect(mem.scratchBytes.byteLength).toBe(3 * tpp * 512);
+    expect(mem.bitmaps.byteLength).toBe(65 * 4096);
+    expect(mem.stagingBytes.byteLength).toBe(17 * 2 * 1024 * 1024);
+    // A float64 written through taskFloats lands at the task record's documented byte offset.
+    const raw = new DataView(mem.controlBuffer, must(mem.regions.get(RegionId.TASKS)).byteOffset);
+    mem.taskFloats[mem.taskWord(1, 2) / 2 + TaskF64.UPDATE_NUMBER] = 2 ** 40 + 1;
+    expect(raw.getFloat64((1 * tpp + 2) * 128 + 72, true)).toBe(2 ** 40 + 1);
+    mem.tasks[mem.taskWord(1, 2) + TaskWord.COUNT] = 77;
+    expect(raw.getInt32((1 * tpp + 2) * 128 + 96, true)).toBe(77);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -827,15 +1196,25 @@ describe('independent decoding of a control-memory dump', () => {
     mem.pairs.register(5, 1, 1, 2, 11, 3);
     mem.pairs.setState(5, PairState.COPYING);
     mem.pairs.setCopiedBlocks(5, 128);
+    mem.pairs.setFlags(5, PairFlag.RESYNC);
     mem.groups.create(3, GroupRole.PRIMARY);
     mem.groups.setJournalVolume(3, 0, 9);
     expect(mem.groups.addPair(3, 5)).toBe(true);
     expect(mem.groups.addPair(3, 65000)).toBe(true);
     mem.groups.setUpdateNumber(3, 2 ** 40 + 3);
     mem.groups.setPartner(3, 2, 4);
+    mem.groups.setU32(3, 'link_number', 2);
+    mem.groups.setU8(3, 'read_policy', ReadPolicy.RECEIVED);
+    mem.groups.setFlag(3, GroupFlag.COPY_STARTED, true);
+    mem.groups.setU32(3, 'batch_journals_max', 64);
+    mem.groups.setF64(3, 'journals_created', 2 ** 33 + 1);
+    mem.groups.setF64(3, 'failing_since_ms', 1767225600000.5);
     const set = 3 * h.config.readersMax + 1; // group 3, reader 1
-    mem.pointers.initialise(set, 3, 2, 9, 4096, 300 * 512);
+    mem.pointers.initialise(set, 3, 2, 9, 4096, 300 * 512, 2 ** 40 + 3);
     mem.pointers.set(set, 'wd_newest', 2 ** 33 + 8192);
+    mem.pointers.set(set, 'batch_wd_bytes', 1536);
+    mem.pointers.setBatchCount(set, 3);
+    mem.pointers.set(set, 'last_read_ms', 1767225600100.25);
     // ... and one host write, so a cache slot, a bucket chain and counters are in use.
     const written = h.write(0, 2, 8, pattern(512, 7));
     expect(written.status).toBe(0);
@@ -855,12 +1234,14 @@ describe('independent decoding of a control-memory dump', () => {
 
     // Expected table for smallConfig, computed by hand from the layout.ts table:
     // 3 processors, 16 slots, 32 buckets, 67 locks, groupsMax 16, readersMax 4, volumesMax 64,
-    // pairsMax 64, hostQueueDepth 4, mailbox 192 + 16 * 32 = 704 bytes.
+    // pairsMax 64, hostQueueDepth 4, mailbox 192 + 16 * 32 = 704 bytes,
+    // tasks per processor 4 + 17 * 3 + 8 + 1 = 64 (so 192 task records and scratch blocks),
+    // journalBatchBytes 1 MiB (so a 2 MiB staging record per group number).
     const expected: Array<[number, string, number, number]> = [
       [1, 'system', 64, 1],
       [2, 'volumes', 64, 65],
       [3, 'pairs', 64, 65],
-      [4, 'groups', 128, 17],
+      [4, 'groups', 256, 17],
       [5, 'pointers', 128, 68],
       [6, 'cache-ctl', 64, 1],
       [7, 'slots', 64, 16],
@@ -869,10 +1250,15 @@ describe('independent decoding of a control-memory dump', () => {
       [10, 'mailboxes', 704, 3],
       [11, 'doorbells', 64, 3],
       [12, 'statistics', 256, 3],
-      [13, 'tasks', 64, 12],
+      [13, 'tasks', 128, 192],
+      [14, 'scratch', 512, 192],
+      [15, 'bitmaps', 4096, 65],
+      [16, 'staging', 2 * 1024 * 1024, 17],
     ];
     expect(hdr.regionCount).toBe(expected.length);
     expect(hdr.regions.map((r) => [r.id, r.name, r.recordBytes, r.recordCount])).toEqual(expected);
+    // Every region of records is exactly its records (nothing padded inside a region).
+    for (const r of hdr.regions) expect(r.bytes, r.name).toBe(r.recordBytes * r.recordCount);
 
     const firstFree = Math.ceil((32 + 32 * hdr.regionCount) / 64) * 64;
     const sorted = [...hdr.regions].sort((a, b) => a.offset - b.offset);
@@ -919,6 +1305,8 @@ describe('independent decoding of a control-memory dump', () => {
     const p = rec('pairs', 5);
     expect([0, 4, 8, 12, 16, 20, 24, 28].map((o) => (o === 4 ? v.getUint8(p + o) : v.getUint32(p + o, true))))
       .toEqual([5, PairState.COPYING, 1, 1, 2, 11, 3, 128]);
+    expect(v.getUint8(p + 5)).toBe(PairFlag.RESYNC); // flags
+    expect(v.getUint16(p + 6, true)).toBe(0); // reserved
     expect(v.getUint32(rec('pairs', 4), true)).toBe(0);
 
     // Groups (600).
@@ -932,13 +1320,29 @@ describe('independent decoding of a control-memory dump', () => {
     expect(v.getUint32(g + 24, true)).toBe(2);
     expect(v.getUint32(g + 28, true)).toBe(4);
     expect(v.getFloat64(g + 32, true)).toBe(0);
-    expect([v.getUint16(g + 64, true), v.getUint16(g + 66, true), v.getUint16(g + 68, true)]).toEqual([5, 65000, 0]);
+    expect(v.getUint32(g + 40, true)).toBe(2); // link_number
+    expect([v.getUint8(g + 44), v.getUint8(g + 45), v.getUint8(g + 46), v.getUint8(g + 47)])
+      .toEqual([ReadPolicy.RECEIVED, 0, 0, GroupFlag.COPY_STARTED]); // read/store policy, suspend reason, flags
+    expect([48, 52, 56, 60].map((o) => v.getUint32(g + o, true))).toEqual([0, 64, 0, 0]);
+    expect([64, 72, 80, 88, 96, 104, 112, 120].map((o) => v.getFloat64(g + o, true)))
+      .toEqual([0, 2 ** 33 + 1, 0, 0, 0, 0, 0, 1767225600000.5]);
+    expect(new Uint8Array(dump, g + 128, 64).every((x) => x === 0)).toBe(true); // reserved
+    expect([v.getUint16(g + 192, true), v.getUint16(g + 194, true), v.getUint16(g + 196, true)]).toEqual([5, 65000, 0]);
+    expect(new Uint8Array(dump, g + 196, 60).every((x) => x === 0)).toBe(true);
+    // The group records are 256 bytes apart: group 4 (never created) is all zero.
+    expect(new Uint8Array(dump, rec('groups', 4), 256).every((x) => x === 0)).toBe(true);
+    expect(rec('groups', 4) - g).toBe(256);
 
     // Pointers (700): set index = group * readersMax + reader.
     const s = rec('pointers', set);
     expect([v.getUint32(s, true), v.getUint32(s + 4, true), v.getUint32(s + 8, true)]).toEqual([3, 2, 9]);
     expect([16, 24, 32, 40, 48, 56, 64, 72, 80].map((o) => v.getFloat64(s + o, true)))
       .toEqual([0, 4096, 0, 0, 2 ** 33 + 8192, 4096, 0, 0, 300 * 512]);
+    // batch_wd_bytes, read_number, oldest_number (both firstNumber), batch_count, ui_slot_bytes, last_read_ms.
+    expect([88, 96, 104].map((o) => v.getFloat64(s + o, true))).toEqual([1536, 2 ** 40 + 3, 2 ** 40 + 3]);
+    expect([v.getUint32(s + 112, true), v.getUint32(s + 116, true)]).toEqual([3, 512]);
+    expect(v.getUint32(s + 12, true)).toBe(0); // reserved
+    expect(v.getFloat64(s + 120, true)).toBe(1767225600100.25);
     expect(new Uint8Array(dump, rec('pointers', set - 1), 128).every((b) => b === 0)).toBe(true);
 
     // Cache: control words, the slot holding volume 2's slot 1 (block 8 of 8-sector slots), its chain.
@@ -996,10 +1400,29 @@ describe('independent decoding of a control-memory dump', () => {
     expect(writes).toBe(1);
     // Tasks: every record's state is free, ready or waiting.
     const tasks = region('tasks');
-    for (let i = 0; i < tasks.recordCount; i++) expect([0, 1, 2]).toContain(v.getInt32(tasks.offset + i * 64, true));
+    expect(tasks.recordBytes).toBe(128);
+    for (let i = 0; i < tasks.recordCount; i++) expect([0, 1, 2]).toContain(v.getInt32(tasks.offset + i * 128, true));
     // Task 0 of channel adapter 0 ran the write (the record keeps its fields once free): volume 2
-    // at +16, and at +40 the generation volume 2 had when the command started.
-    expect([0, 16, 20, 24, 28, 40].map((o) => v.getInt32(tasks.offset + o, true))).toEqual([0, 2, 8, 512, 512, 1]);
+    // at +16, and at +40 the generation volume 2 had when the command started; at +44 its kind
+    // (host), and at +112 the float64 time the command was received.
+    expect([0, 16, 20, 24, 28, 40, 44].map((o) => v.getInt32(tasks.offset + o, true))).toEqual([0, 2, 8, 512, 512, 1, TaskKind.HOST]);
+    expect(v.getFloat64(tasks.offset + 112, true)).toBe(Date.UTC(2026, 0, 1)); // VirtualClock's start: received before any round
+    // Nothing else ran a task: every other record is zero (64 tasks per processor, 3 processors).
+    for (let i = 1; i < tasks.recordCount; i++) expect(new Uint8Array(dump, tasks.offset + i * 128, 128).every((x) => x === 0), `task record ${i}`).toBe(true);
+    // Scratch (512 B per task), bitmaps (4 KiB per volume number) and staging (2 x 1 MiB per
+    // group number): present with their documented sizes, right after one another.
+    const scratch = region('scratch');
+    expect([scratch.recordBytes, scratch.recordCount, scratch.bytes]).toEqual([512, 192, 192 * 512]);
+    const bitmaps = region('bitmaps');
+    expect([bitmaps.recordBytes, bitmaps.recordCount, bitmaps.bytes]).toEqual([4096, 65, 65 * 4096]);
+    const staging = region('staging');
+    expect([staging.recordBytes, staging.recordCount, staging.bytes]).toEqual([2 * 1024 * 1024, 17, 17 * 2 * 1024 * 1024]);
+    expect(scratch.offset).toBe(Math.ceil((tasks.offset + tasks.bytes) / 64) * 64);
+    expect(bitmaps.offset).toBe(Math.ceil((scratch.offset + scratch.bytes) / 64) * 64);
+    expect(staging.offset).toBe(Math.ceil((bitmaps.offset + bitmaps.bytes) / 64) * 64);
+    expect(staging.offset + staging.bytes).toBe(hdr.totalBytes);
+    // No bitmap bit was set: nothing was written while a pair was suspended.
+    expect(new Uint8Array(dump, bitmaps.offset, bitmaps.bytes).every((x) => x === 0)).toBe(true);
     // System record: running, three processors attached.
     const sys = region('system').offset;
     expect(v.getInt32(sys + SystemWord.RUN_STATE * 4, true)).toBe(1);
@@ -1012,8 +1435,17 @@ describe('independent decoding of a control-memory dump', () => {
     expect(mem.volumes.decode(9)).toEqual({
       number: 9, state: 1, flags: 1, format: 'JNL', capacity_blocks: 300, pair_number: 0, drive_number: 1, drive_start_block: 600, group_number: 3, generation: 1,
     });
-    expect(mem.groups.decode(3)).toMatchObject({ number: 3, journal_volume_count: 1, pair_count: 2, update_number: 2 ** 40 + 3, partner_system: 2, partner_group: 4 });
-    expect(mem.pointers.decode(set)).toMatchObject({ group_number: 3, reader_system: 2, journal_volume: 9, wd_newest: 2 ** 33 + 8192 });
+    expect(mem.groups.decode(3)).toMatchObject({
+      number: 3, journal_volume_count: 1, pair_count: 2, update_number: 2 ** 40 + 3, partner_system: 2, partner_group: 4,
+      link_number: 2, read_policy: ReadPolicy.RECEIVED, flags: GroupFlag.COPY_STARTED, batch_journals_max: 64,
+      journals_created: 2 ** 33 + 1, failing_since_ms: 1767225600000.5,
+    });
+    expect(mem.groups.decode(3).pair_set).toEqual([5, 65000, ...new Array(30).fill(0)]);
+    expect(mem.pairs.decode(5)).toMatchObject({ state: PairState.COPYING, flags: PairFlag.RESYNC, copied_blocks: 128 });
+    expect(mem.pointers.decode(set)).toMatchObject({
+      group_number: 3, reader_system: 2, journal_volume: 9, wd_newest: 2 ** 33 + 8192,
+      batch_wd_bytes: 1536, read_number: 2 ** 40 + 3, oldest_number: 2 ** 40 + 3, batch_count: 3, ui_slot_bytes: 512, last_read_ms: 1767225600100.25,
+    });
   });
 });
 
@@ -1063,7 +1495,8 @@ describe('ControlMemory.verifyHeader and readRegionTable', () => {
     expect(table.systemNumber).toBe(1);
     expect(table.totalBytes).toBe(h.shared.control.byteLength);
     expect(table.regions.map((r) => r.name)).toEqual(
-      ['system', 'volumes', 'pairs', 'groups', 'pointers', 'cache-ctl', 'slots', 'directory', 'locks', 'mailboxes', 'doorbells', 'statistics', 'tasks']);
+      ['system', 'volumes', 'pairs', 'groups', 'pointers', 'cache-ctl', 'slots', 'directory', 'locks', 'mailboxes', 'doorbells', 'statistics', 'tasks',
+        'scratch', 'bitmaps', 'staging']);
     expect(table.regions).toEqual(planControlMemory(h.config).regions);
   });
 

@@ -4,8 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { requestPowerOff } from '../../firmware/boot.ts';
 import type { MaintResult } from '../../firmware/maintenance.ts';
+import { PairFlag } from '../../firmware/structs/pair-info.ts';
 import { STAT_COUNTERS_PER_PROCESSOR, STAT_NAMES, Stat } from '../../firmware/structs/statistics.ts';
-import { TASK_WORDS, TaskState, TaskWait, TaskWord } from '../../firmware/structs/task.ts';
+import { TASK_WORDS, TaskKind, TaskState, TaskWait, TaskWord } from '../../firmware/structs/task.ts';
 import { VOLUME_FLAG_JOURNAL, VolumeState } from '../../firmware/structs/volume-info.ts';
 import { HostOp, Reason, ScsiStatus, SenseKey } from '../../hal/host-port.ts';
 import { freshSystem, pattern, type Harness } from '../support/harness.ts';
@@ -30,6 +31,14 @@ function expectSame(h: Harness, before: State): void {
   expect(after.directory).toEqual(before.directory);
   expect(after.control).toEqual(before.control);
 }
+
+/**
+ * Index of task `task` of processor `processor` among all task records (what readControlBlock
+ * takes): each processor has geometry.tasksPerProcessor records, host-command tasks first.
+ */
+const taskIndex = (h: Harness, processor: number, task: number): number => processor * h.mem.geometry.tasksPerProcessor + task;
+/** Word index of that task record in mem.tasks. */
+const taskWord = (h: Harness, processor: number, task: number): number => taskIndex(h, processor, task) * TASK_WORDS;
 
 function expectRejected(r: MaintResult<unknown>, reason: string): void {
   expect(r.status).toBe('rejected');
@@ -231,7 +240,7 @@ describe('maintenance: volume deletion and commands in flight', () => {
     const slot = h.submit(1, HostOp.WRITE, 2, 0, BLOCK, data);
     h.ca[1]!.step();
     expect(h.ports.isComplete(1, slot)).toBe(false); // waiting CACHE_FULL, validated against volume 2 on drive 0
-    expect(h.maintenance.readControlBlock('task', 4).data).toMatchObject({
+    expect(h.maintenance.readControlBlock('task', taskIndex(h, 1, 0)).data).toMatchObject({
       state: TaskState.WAITING, wait: TaskWait.CACHE_FULL, port_slot: slot, volume: 2, cache_slot: -1, generation: 1,
     });
     const before = stateOf(h);
@@ -270,7 +279,7 @@ describe('maintenance: volume deletion and commands in flight', () => {
     const slot = h.submit(1, HostOp.WRITE, 2, 0, BLOCK, data);
     h.ca[1]!.step();
     expect(h.ports.isComplete(1, slot)).toBe(false);
-    expect(h.maintenance.readControlBlock('task', 4).data).toMatchObject({ state: TaskState.WAITING, wait: TaskWait.SLOT_BUSY, volume: 2, generation: 1 });
+    expect(h.maintenance.readControlBlock('task', taskIndex(h, 1, 0)).data).toMatchObject({ state: TaskState.WAITING, wait: TaskWait.SLOT_BUSY, volume: 2, generation: 1 });
     // Nothing is pinned: only the task record shows the command.
     for (let i = 0; i < h.cache.slotCount; i++) expect(h.cache.pinCount(i)).toBe(0);
     const before = stateOf(h);
@@ -298,7 +307,7 @@ describe('maintenance: volume deletion and commands in flight', () => {
     const slot = h.submit(1, HostOp.WRITE, 2, 0, BLOCK, pattern(BLOCK, 55));
     h.ca[1]!.step();
     expect(h.ports.isComplete(1, slot)).toBe(false);
-    expect(h.mem.tasks[4 * TASK_WORDS + TaskWord.GENERATION]).toBe(1);
+    expect(h.mem.tasks[taskWord(h, 1, 0) + TaskWord.GENERATION]).toBe(1);
     // What a delete or redefinition does to the record, here behind the maintenance port's back.
     h.mem.volumes.bumpGeneration(2);
     h.cache.unlockSlot(s);
@@ -307,7 +316,7 @@ describe('maintenance: volume deletion and commands in flight', () => {
     const r = h.ports.result(1, slot);
     expect([r.status, r.senseKey, r.reason]).toEqual([ScsiStatus.CHECK_CONDITION, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_UNUSED]);
     h.ports.release(1, slot);
-    expect(h.mem.tasks[4 * TASK_WORDS + TaskWord.STATE]).toBe(TaskState.FREE);
+    expect(h.mem.tasks[taskWord(h, 1, 0) + TaskWord.STATE]).toBe(TaskState.FREE);
     expect(h.cache.isDirty(s)).toBe(false);
     expect(h.cache.dirtySlots()).toBe(0);
     expect(h.maintenance.statistics().data!.totals).toMatchObject({ host_writes: 0, host_rejected: 1 });
@@ -353,16 +362,16 @@ describe('maintenance: volume definition generation', () => {
     h.ca[1]!.step();
     const b = h.submit(0, HostOp.READ, 1, 0, BLOCK);
     h.ca[0]!.step();
-    expect(h.maintenance.readControlBlock('task', 4).data).toMatchObject({
+    expect(h.maintenance.readControlBlock('task', taskIndex(h, 1, 0)).data).toMatchObject({
       state: TaskState.WAITING, wait: TaskWait.STAGE, port_slot: a, opcode: HostOp.READ, volume: 2, generation: 3, wait_name: 'stage',
     });
-    expect(h.maintenance.readControlBlock('task', 0).data).toMatchObject({
+    expect(h.maintenance.readControlBlock('task', taskIndex(h, 0, 0)).data).toMatchObject({
       state: TaskState.WAITING, wait: TaskWait.STAGE, port_slot: b, opcode: HostOp.READ, volume: 1, generation: 1, wait_name: 'stage',
     });
-    expect(h.mem.tasks[4 * TASK_WORDS + TaskWord.GENERATION]).toBe(3);
-    expect(h.mem.tasks[0 * TASK_WORDS + TaskWord.GENERATION]).toBe(1);
+    expect(h.mem.tasks[taskWord(h, 1, 0) + TaskWord.GENERATION]).toBe(3);
+    expect(h.mem.tasks[taskWord(h, 0, 0) + TaskWord.GENERATION]).toBe(1);
     // A task that never ran has generation 0.
-    expect(h.maintenance.readControlBlock('task', 5).data?.generation).toBe(0);
+    expect(h.maintenance.readControlBlock('task', taskIndex(h, 1, 1)).data?.generation).toBe(0);
     expect(h.finish(1, a).status).toBe(ScsiStatus.GOOD);
     expect(h.finish(0, b).status).toBe(ScsiStatus.GOOD);
   });
@@ -457,19 +466,26 @@ describe('maintenance: readControlBlock', () => {
     const h = freshSystem();
     h.mem.pairs.register(5, 1, 2, 9, 7, 3);
     expect(h.maintenance.readControlBlock('pair', 5).data).toEqual({
-      number: 5, state: 3, primary_system: 1, primary_volume: 2, secondary_system: 9, secondary_volume: 7, group_number: 3, copied_blocks: 0,
+      number: 5, state: 3, flags: 0, primary_system: 1, primary_volume: 2, secondary_system: 9, secondary_volume: 7, group_number: 3, copied_blocks: 0,
     });
+    h.mem.pairs.setFlags(5, PairFlag.RESYNC);
+    expect(h.maintenance.readControlBlock('pair', 5).data?.flags).toBe(PairFlag.RESYNC);
     expect(h.maintenance.readControlBlock('pair', 64).status).toBe('ok');
     expectRejected(h.maintenance.readControlBlock('pair', 65), 'pair record 65 is outside 0..64');
     expect(h.maintenance.readControlBlock('group', 16).data).toEqual({
       number: 0, state: 0, role: 0, journal_volume_count: 0, pair_count: 0, journal_volume_0: 0, journal_volume_1: 0,
-      update_number: 0, partner_system: 0, partner_group: 0, restored_number: 0, pair_set: new Array(32).fill(0),
+      update_number: 0, partner_system: 0, partner_group: 0, restored_number: 0,
+      link_number: 0, read_policy: 0, store_policy: 0, suspend_reason: 0, flags: 0, read_interval_ms: 0, batch_journals_max: 0,
+      link_timeout_ms: 0, initial_copy_blocks: 0, restored_time_ms: 0, journals_created: 0, journals_sent: 0, journals_restored: 0,
+      last_contact_ms: 0, received_number: 0, primary_usage: 0, failing_since_ms: 0,
+      pair_set: new Array(32).fill(0),
     });
     expectRejected(h.maintenance.readControlBlock('group', 17), 'group record 17 is outside 0..16');
     h.mem.pointers.initialise(67, 16, 9, 4, 8192, 1 << 20);
     expect(h.maintenance.readControlBlock('pointer', 67).data).toEqual({
       group_number: 16, reader_system: 9, journal_volume: 4, ui_head: 0, wd_head: 8192, ui_newest: 0, ui_oldest: 0,
       wd_newest: 8192, wd_oldest: 8192, read_start: 0, retry_start: 0, capacity_bytes: 1 << 20,
+      batch_wd_bytes: 0, read_number: 1, oldest_number: 1, batch_count: 0, ui_slot_bytes: 512, last_read_ms: 0,
     });
     expectRejected(h.maintenance.readControlBlock('pointer', 68), 'pointer set 68 is outside 0..67');
   });
@@ -499,12 +515,17 @@ describe('maintenance: readControlBlock', () => {
     const h = freshSystem();
     const slot = h.submit(1, HostOp.READ, 2, 16, 2 * BLOCK);
     h.ca[1]!.step();
-    expect(h.maintenance.readControlBlock('task', 4).data).toEqual({
-      state: 2, wait: 3, port_slot: slot, opcode: HostOp.READ, volume: 2, lba: 16, byte_length: 1024, cursor_bytes: 0, cache_slot: 0, attempts: 0, generation: 1, wait_name: 'stage',
+    // smallConfig: 4 host tasks + 17 groups x 3 service tasks + 8 links + 1 per processor.
+    expect(h.mem.geometry.tasksPerProcessor).toBe(64);
+    expect(h.maintenance.readControlBlock('task', taskIndex(h, 1, 0)).data).toEqual({
+      state: 2, wait: 3, port_slot: slot, opcode: HostOp.READ, volume: 2, lba: 16, byte_length: 1024, cursor_bytes: 0, cache_slot: 0, attempts: 0, generation: 1,
+      kind: TaskKind.HOST, phase: 0, group: 0, pair: 0, aux_cursor: 0, wake_ms: 0, update_number: 0, ui_position: 0, wd_position: 0,
+      count: 0, aux0: 0, aux1: 0, aux2: 0, received_ms: h.clock.nowMs(), wait_name: 'stage',
     });
+    expect(h.maintenance.readControlBlock('task', 64).data?.port_slot).toBe(slot); // the same record, by number
     expect(h.maintenance.readControlBlock('task', 0).data?.wait_name).toBe('none');
-    expect(h.maintenance.readControlBlock('task', 11).status).toBe('ok');
-    expectRejected(h.maintenance.readControlBlock('task', 12), 'task record 12 is outside 0..11');
+    expect(h.maintenance.readControlBlock('task', 191).status).toBe('ok');
+    expectRejected(h.maintenance.readControlBlock('task', 192), 'task record 192 is outside 0..191');
   });
 
   it('lock: held state, owner and counters; range limit', () => {

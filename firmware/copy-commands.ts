@@ -1,0 +1,461 @@
+// Remote-copy commands of the maintenance port (seed 000 §5.1, S900–S940; seed 002 §7.1), and
+// what an operator of remote copy also needs: suspend, resync, takeover, pair deletion and the
+// group status display. Each command checks everything first and returns a status and a reason;
+// a rejected command changes nothing.
+//
+// Commands are issued to each storage system directly (seed 000 S900 item 3, S920 item 3: "the
+// instruction may be sent directly to the secondary"); tools/remote-copy.ts issues them to both
+// systems of a pair in the seed's order and checks what only both sides together can check
+// (capacities). Table changes happen under the group's lock; processes are started by writing
+// their task records on the channel adapter that runs them and ringing its doorbell.
+
+import { BLOCK_BYTES } from './config.ts';
+import { UpdateBitmaps } from './bitmap.ts';
+import { InitialCopy } from './initial-copy.ts';
+import { JournalCreation } from './journal-create.ts';
+import { JournalRead } from './journal-read.ts';
+import { UI_SLOT_BYTES, journalUsage, splitJournalVolume, usedBytes } from './journal-ring.ts';
+import type { ControlMemory } from './layout.ts';
+import type { MaintResult } from './maintenance.ts';
+import { Restore } from './restore.ts';
+import {
+  GROUP_ROLE_NAME, GROUP_STATE_NAME, GroupFlag, GroupRole, GroupState, READ_POLICY_NAME, ReadPolicy, SUSPEND_REASON_NAME, StorePolicy, SuspendReason,
+} from './structs/group-info.ts';
+import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
+import { GROUP_SERVICE_TASKS, GroupService, TaskState } from './structs/task.ts';
+import { VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
+import { TaskWord as T } from './structs/task.ts';
+
+export interface GroupOptions {
+  role: 'primary' | 'secondary';
+  /** Secondary: the primary storage system and its group A. */
+  partnerSystem?: number;
+  partnerGroup?: number;
+  /** Secondary: the link its journal reads use. */
+  link?: number;
+  readPolicy?: keyof typeof ReadPolicy;
+  readIntervalMs?: number;
+  batchJournalsMax?: number;
+  storePolicy?: keyof typeof StorePolicy;
+  linkTimeoutMs?: number;
+  initialCopyBytes?: number;
+}
+
+export interface PairView {
+  pair: number;
+  state: string;
+  primarySystem: number;
+  primaryVolume: number;
+  secondarySystem: number;
+  secondaryVolume: number;
+  copiedPercent: number;
+  resync: boolean;
+  differentialTracks: number;
+}
+
+export interface GroupView {
+  group: number;
+  state: string;
+  role: string;
+  journalVolume: number;
+  pairs: PairView[];
+  suspendReason: string;
+  nextUpdateNumber: number;
+  journalsCreated: number;
+  journalsSent: number;
+  journalsRestored: number;
+  restoredNumber: number;
+  receivedNumber: number;
+  /** Receive time (primary clock) of the last write applied on a secondary. */
+  restoredTimeMs: number;
+  journalUsage: number;
+  journalsHeld: number;
+  readers: Array<{ system: number; readNumber: number; oldestNumber: number; usage: number; lastReadMs: number }>;
+  primaryUsage: number;
+  failingSinceMs: number;
+  readPolicy: string;
+  takenOver: boolean;
+}
+
+const ok = <T>(data?: T): MaintResult<T> => (data === undefined ? { status: 'ok', reason: 'ok' } : { status: 'ok', reason: 'ok', data });
+const rejected = <T = undefined>(reason: string): MaintResult<T> => ({ status: 'rejected', reason });
+
+/** A journal volume must hold at least this many largest writes besides its update information. */
+export const JOURNAL_MIN_WRITES = 4;
+
+export class CopyCommands {
+  private readonly bitmaps: UpdateBitmaps;
+  private readonly journals: JournalCreation;
+
+  constructor(private readonly mem: ControlMemory, private readonly nowMs: () => number, private readonly trace: (line: string) => void = () => {}) {
+    this.bitmaps = new UpdateBitmaps(mem);
+    this.journals = new JournalCreation(mem, trace);
+  }
+
+  /** S900: group creation (未使用 -> 正常). */
+  createGroup(group: number, o: GroupOptions): MaintResult {
+    const { mem } = this;
+    if (!mem.groups.exists(group)) return rejected(`group ${group} is outside 1..${mem.groups.count - 1}`);
+    if (o.role !== 'primary' && o.role !== 'secondary') return rejected(`role '${String(o.role)}' must be primary or secondary`);
+    const readPolicy = o.readPolicy ?? 'RECEIVED';
+    if (!(readPolicy in ReadPolicy)) return rejected(`read policy '${String(readPolicy)}' must be one of ${Object.keys(ReadPolicy).join(', ')}`);
+    const storePolicy = o.storePolicy ?? 'DISCARD_RETRY';
+    if (!(storePolicy in StorePolicy)) return rejected(`store policy '${String(storePolicy)}' must be DISCARD_RETRY or HOLD`);
+    const interval = o.readIntervalMs ?? 10;
+    if (!(Number.isInteger(interval) && interval >= 0 && interval <= 60_000)) return rejected(`read interval ${interval} ms must be an integer 0..60000`);
+    const batch = o.batchJournalsMax ?? 256;
+    if (!(Number.isInteger(batch) && batch >= 1 && batch <= 65535)) return rejected(`batch of ${batch} journals must be 1..65535`);
+    const timeout = o.linkTimeoutMs ?? 5000;
+    if (!(Number.isInteger(timeout) && timeout >= 0 && timeout <= 3_600_000)) return rejected(`link timeout ${timeout} ms must be 0..3600000`);
+    const unitBytes = o.initialCopyBytes ?? Math.min(1024 * 1024, mem.config.maxTransferBytes);
+    if (!(Number.isInteger(unitBytes) && unitBytes >= BLOCK_BYTES && unitBytes % BLOCK_BYTES === 0 && unitBytes <= mem.config.maxTransferBytes)) {
+      return rejected(`initial-copy unit ${unitBytes} bytes must be a multiple of ${BLOCK_BYTES} up to the maximum transfer ${mem.config.maxTransferBytes}`);
+    }
+    if (o.role === 'secondary') {
+      if (!(Number.isInteger(o.partnerSystem) && o.partnerSystem! >= 1 && o.partnerSystem !== mem.config.systemNumber)) return rejected(`a secondary group needs the primary system's number (partnerSystem), got ${o.partnerSystem}`);
+      if (!(Number.isInteger(o.partnerGroup) && o.partnerGroup! >= 1)) return rejected(`a secondary group needs the primary's group number (partnerGroup), got ${o.partnerGroup}`);
+      const link = mem.config.links.find((l) => l.number === o.link);
+      if (!link) return rejected(`link ${o.link} is not configured on this system`);
+      if (link.peerSystem !== o.partnerSystem) return rejected(`link ${o.link} goes to system ${link.peerSystem}, not to the primary ${o.partnerSystem}`);
+    }
+    return this.locked(group, () => {
+      if (mem.groups.state(group) !== GroupState.UNUSED) return rejected(`group ${group} is already in use (${GROUP_STATE_NAME[mem.groups.state(group)]})`);
+      mem.groups.create(group, o.role === 'primary' ? GroupRole.PRIMARY : GroupRole.SECONDARY);
+      if (o.role === 'secondary') {
+        mem.groups.setPartner(group, o.partnerSystem!, o.partnerGroup!);
+        mem.groups.setU32(group, 'link_number', o.link!);
+      }
+      mem.groups.setU8(group, 'read_policy', ReadPolicy[readPolicy]);
+      mem.groups.setU8(group, 'store_policy', StorePolicy[storePolicy]);
+      mem.groups.setU32(group, 'read_interval_ms', interval);
+      mem.groups.setU32(group, 'batch_journals_max', batch);
+      mem.groups.setU32(group, 'link_timeout_ms', timeout);
+      mem.groups.setU32(group, 'initial_copy_blocks', unitBytes / BLOCK_BYTES);
+      this.trace(`group ${group}: unused -> normal (${o.role}, S900)`);
+      return ok();
+    });
+  }
+
+  /**
+   * S910: pair registration. On the primary: (volume, secondary system, secondary volume); on
+   * the secondary: (primary system, primary volume, secondary volume). State コピー未.
+   */
+  registerPair(group: number, p: { primaryVolume: number; secondaryVolume: number; primarySystem?: number; secondarySystem?: number }): MaintResult<{ pair: number }> {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    const primary = mem.groups.role(group) === GroupRole.PRIMARY;
+    const local = primary ? p.primaryVolume : p.secondaryVolume;
+    const remoteSystem = primary ? p.secondarySystem : p.primarySystem;
+    if (!(Number.isInteger(remoteSystem) && remoteSystem! >= 1 && remoteSystem !== mem.config.systemNumber)) {
+      return rejected(`the ${primary ? 'secondary' : 'primary'} system number ${remoteSystem} must name another storage system`);
+    }
+    if (!Number.isInteger(p.primaryVolume) || p.primaryVolume < 1 || !Number.isInteger(p.secondaryVolume) || p.secondaryVolume < 1) {
+      return rejected('volume numbers must be positive integers');
+    }
+    if (!mem.volumes.exists(local) || mem.volumes.number(local) === 0) return rejected(`volume ${local} is not defined`);
+    return this.locked(group, () => {
+      if (mem.groups.hasFlag(group, GroupFlag.COPY_STARTED)) return rejected(`group ${group} is already copying; register pairs before starting it`);
+      const state = mem.volumes.state(local);
+      if (state === VolumeState.PRIMARY || state === VolumeState.SECONDARY) return rejected(`volume ${local} is already paired (pair ${mem.volumes.pairNumber(local)})`);
+      if ((mem.volumes.flags(local) & VOLUME_FLAG_JOURNAL) !== 0) return rejected(`volume ${local} is a journal volume`);
+      if (state !== VolumeState.NORMAL) return rejected(`volume ${local} is ${VOLUME_STATE_NAME[state]}`);
+      for (let i = 0; i < mem.groups.pairCount(group); i++) {
+        if (mem.pairs.primaryVolume(mem.groups.pairAt(group, i)) === p.primaryVolume) return rejected(`primary volume ${p.primaryVolume} is already paired in group ${group}`);
+      }
+      let pair = 0;
+      for (let n = 1; n < mem.pairs.count && pair === 0; n++) if (mem.pairs.state(n) === PairState.UNUSED) pair = n;
+      if (pair === 0) return rejected(`no unused pair number (pairsMax ${mem.pairs.count - 1})`);
+      if (mem.groups.pairCount(group) >= 32) return rejected(`group ${group} already has the most pairs a group can hold (32)`);
+      if (primary) mem.pairs.register(pair, mem.config.systemNumber, p.primaryVolume, p.secondarySystem!, p.secondaryVolume, group);
+      else mem.pairs.register(pair, p.primarySystem!, p.primaryVolume, mem.config.systemNumber, p.secondaryVolume, group);
+      mem.groups.addPair(group, pair);
+      mem.volumes.setState(local, primary ? VolumeState.PRIMARY : VolumeState.SECONDARY);
+      mem.volumes.setPairNumber(local, pair); // seed 000 §11 item 18
+      this.bitmaps.clearAll(local);
+      this.trace(`pair ${pair}: unused -> not-copied (volume ${local} -> ${primary ? 'primary' : 'secondary'}, S910)`);
+      return ok({ pair });
+    });
+  }
+
+  /** S920: journal volume registration; sets the volume 正常 and lays out its rings. */
+  registerJournalVolume(group: number, volume: number): MaintResult {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    if (!mem.volumes.exists(volume) || mem.volumes.number(volume) === 0) return rejected(`volume ${volume} is not defined`);
+    const bytes = mem.volumes.capacityBlocks(volume) * BLOCK_BYTES;
+    const geometry = splitJournalVolume(bytes);
+    const needed = JOURNAL_MIN_WRITES * (mem.config.maxTransferBytes + UI_SLOT_BYTES);
+    if (bytes - geometry.wdHead < JOURNAL_MIN_WRITES * mem.config.maxTransferBytes || bytes < needed) {
+      return rejected(`journal volume ${volume} of ${bytes} bytes is too small: it must hold ${JOURNAL_MIN_WRITES} largest writes (${needed} bytes at least)`);
+    }
+    return this.locked(group, () => {
+      if (mem.groups.journalVolume(group, 0) !== 0) return rejected(`group ${group} already has journal volume ${mem.groups.journalVolume(group, 0)}`);
+      const state = mem.volumes.state(volume);
+      if (state === VolumeState.PRIMARY || state === VolumeState.SECONDARY) return rejected(`volume ${volume} is paired (pair ${mem.volumes.pairNumber(volume)})`);
+      if ((mem.volumes.flags(volume) & VOLUME_FLAG_JOURNAL) !== 0) return rejected(`volume ${volume} is already the journal volume of group ${mem.volumes.groupNumber(volume)}`);
+      if (state === VolumeState.ABNORMAL) return rejected(`volume ${volume} is abnormal`);
+      mem.groups.setJournalVolume(group, 0, volume);
+      mem.volumes.setFlags(volume, mem.volumes.flags(volume) | VOLUME_FLAG_JOURNAL);
+      mem.volumes.setGroupNumber(volume, group);
+      mem.volumes.setState(volume, VolumeState.NORMAL);
+      // The reader-0 set: a secondary's own, or a primary's template until copying starts.
+      mem.pointers.initialise(group * mem.config.readersMax, group, 0, volume, geometry.wdHead, geometry.capacity);
+      this.trace(`group ${group}: journal volume ${volume} registered (update information ${geometry.wdHead} bytes, write data ${geometry.capacity - geometry.wdHead} bytes, S920)`);
+      return ok();
+    });
+  }
+
+  /**
+   * S930: start copying. On the primary: copied address := 0 for every pair, one pointer set per
+   * reader (`readers`, or the secondary systems of the pairs), initial copy starts. On a
+   * secondary: journal read 240 and restore 250 start.
+   */
+  startCopy(group: number, o: { readers?: number[] } = {}): MaintResult {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    const jv = mem.groups.journalVolume(group, 0);
+    if (jv === 0) return rejected(`group ${group} has no journal volume (S920 first)`);
+    if (mem.groups.pairCount(group) === 0 && mem.groups.role(group) === GroupRole.PRIMARY) return rejected(`group ${group} has no pairs (S910 first)`);
+    if (mem.groups.hasFlag(group, GroupFlag.COPY_STARTED)) return rejected(`group ${group} is already copying`);
+    const primary = mem.groups.role(group) === GroupRole.PRIMARY;
+    let readers: number[] = [];
+    if (primary) {
+      readers = o.readers ?? [...new Set(Array.from({ length: mem.groups.pairCount(group) }, (_, i) => mem.pairs.secondarySystem(mem.groups.pairAt(group, i))))];
+      if (readers.length === 0 || readers.length > mem.config.readersMax) return rejected(`a group has 1..${mem.config.readersMax} readers, got ${readers.length}`);
+      if (readers.some((r) => !Number.isInteger(r) || r < 1 || r === mem.config.systemNumber) || new Set(readers).size !== readers.length) {
+        return rejected(`readers ${JSON.stringify(readers)} must be distinct other storage systems`);
+      }
+    }
+    const adapter = primary ? group % mem.config.channelAdapters : mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))!.adapter;
+    const base = mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS;
+    const busy = [GroupService.JOURNAL_READ, GroupService.RESTORE, GroupService.INITIAL_COPY].some((k) => mem.tasks[mem.taskWord(adapter, base + k) + T.STATE] !== TaskState.FREE);
+    if (busy) return rejected(`group ${group}'s processes from an earlier start are still running on channel adapter ${adapter}`);
+    return this.locked(group, () => {
+      mem.groups.setFlag(group, GroupFlag.COPY_STARTED, true);
+      if (primary) {
+        const template = group * mem.config.readersMax;
+        const ui = mem.pointers.get(template, 'wd_head');
+        const capacity = mem.pointers.get(template, 'capacity_bytes');
+        readers.forEach((reader, r) => {
+          mem.pointers.initialise(template + r, group, reader, jv, ui, capacity, mem.groups.updateNumber(group));
+          mem.pointers.set(template + r, 'last_read_ms', this.nowMs());
+        });
+        for (let i = 0; i < mem.groups.pairCount(group); i++) mem.pairs.setCopiedBlocks(mem.groups.pairAt(group, i), 0);
+        InitialCopy.start(mem.tasks, mem.taskWord(adapter, base + GroupService.INITIAL_COPY), group);
+        this.trace(`group ${group}: copy started for readers ${readers.join(', ')} (S930)`);
+      } else {
+        JournalRead.start(mem.tasks, mem.taskFloats, mem.taskWord(adapter, base + GroupService.JOURNAL_READ), group, this.nowMs());
+        Restore.start(mem.tasks, mem.taskWord(adapter, base + GroupService.RESTORE), group);
+        this.trace(`group ${group}: journal read and restore started (S930)`);
+      }
+      mem.doorbells.ring(adapter);
+      return ok();
+    });
+  }
+
+  /** pairsplit: suspend the pairs of a primary group; writes go to the update bitmaps. */
+  suspend(group: number): MaintResult {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    if (mem.groups.role(group) !== GroupRole.PRIMARY) return rejected(`group ${group} is not a primary group`);
+    return this.locked(group, () => {
+      let n = 0;
+      for (let i = 0; i < mem.groups.pairCount(group); i++) {
+        const pair = mem.groups.pairAt(group, i);
+        const s = mem.pairs.state(pair);
+        if (s === PairState.NORMAL || s === PairState.COPYING || s === PairState.NOT_COPIED) n++;
+      }
+      if (n === 0) return rejected(`group ${group} has no pair to suspend`);
+      this.journals.suspendGroup(group, SuspendReason.OPERATOR);
+      return ok();
+    });
+  }
+
+  /** pairresync: copy the marked tracks of every suspended pair of a primary group again. */
+  resync(group: number): MaintResult {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    if (mem.groups.role(group) !== GroupRole.PRIMARY) return rejected(`group ${group} is not a primary group`);
+    if (!mem.groups.hasFlag(group, GroupFlag.COPY_STARTED)) return rejected(`group ${group} has not started copying`);
+    return this.locked(group, () => {
+      let suspended = 0;
+      for (let i = 0; i < mem.groups.pairCount(group); i++) if (mem.pairs.state(mem.groups.pairAt(group, i)) === PairState.ABNORMAL) suspended++;
+      if (suspended === 0) return rejected(`group ${group} has no suspended pair to resync`);
+      if (mem.groups.state(group) !== GroupState.NORMAL) return rejected(`group ${group} is ${GROUP_STATE_NAME[mem.groups.state(group)]}; repair its journal volume first`);
+      mem.groups.setFlag(group, GroupFlag.RESYNC_PENDING, true);
+      mem.doorbells.ring(group % mem.config.channelAdapters);
+      return ok();
+    });
+  }
+
+  /**
+   * Takeover on a secondary, step 1: stop pulling journals. Restore keeps applying what the
+   * secondary holds; takeoverComplete() then makes the volumes writable.
+   */
+  takeover(group: number): MaintResult {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    if (mem.groups.role(group) !== GroupRole.SECONDARY) return rejected(`group ${group} is not a secondary group`);
+    if (mem.groups.hasFlag(group, GroupFlag.TAKEN_OVER)) return rejected(`group ${group} was already taken over`);
+    return this.locked(group, () => {
+      mem.groups.setFlag(group, GroupFlag.READ_STOPPED, true);
+      this.trace(`group ${group}: takeover requested; journal reads stop, restore drains`);
+      return ok();
+    });
+  }
+
+  /**
+   * Takeover, step 2: once every stored journal is restored, the secondary volumes become normal
+   * (writable). Returns the last applied update number and the time of that write (the RPO).
+   */
+  takeoverComplete(group: number): MaintResult<{ restoredNumber: number; restoredTimeMs: number; pairs: number }> {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    if (!mem.groups.hasFlag(group, GroupFlag.READ_STOPPED)) return rejected(`group ${group}: request takeover first`);
+    return this.locked(group, () => {
+      const set = group * mem.config.readersMax;
+      const readTask = mem.taskWord(mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))?.adapter ?? 0, mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.JOURNAL_READ);
+      if (mem.tasks[readTask + T.STATE] !== TaskState.FREE && mem.tasks[readTask + T.PHASE] !== 4 /* STOPPED */ && mem.tasks[readTask + T.PHASE] !== 0) {
+        return rejected(`group ${group}: a journal read is still in flight; retry`);
+      }
+      if (mem.groups.state(group) === GroupState.NORMAL && mem.pointers.get(set, 'ui_oldest') !== mem.pointers.get(set, 'ui_newest')) {
+        return rejected(`group ${group}: ${usedBytes(mem.pointers.get(set, 'ui_newest'), mem.pointers.get(set, 'ui_oldest'), mem.pointers.get(set, 'wd_head') - mem.pointers.get(set, 'ui_head')) / UI_SLOT_BYTES} journals still to restore; retry`);
+      }
+      let pairs = 0;
+      for (let i = 0; i < mem.groups.pairCount(group); i++) {
+        const pair = mem.groups.pairAt(group, i);
+        const volume = mem.pairs.secondaryVolume(pair);
+        if (mem.volumes.state(volume) === VolumeState.SECONDARY) {
+          mem.volumes.setState(volume, VolumeState.NORMAL);
+          pairs++;
+        }
+      }
+      mem.groups.setFlag(group, GroupFlag.TAKEN_OVER, true);
+      const restoredNumber = mem.groups.restoredNumber(group);
+      const restoredTimeMs = mem.groups.f64(group, 'restored_time_ms');
+      this.trace(`group ${group}: taken over at update number ${restoredNumber}; ${pairs} secondary volumes are now writable`);
+      return ok({ restoredNumber, restoredTimeMs, pairs });
+    });
+  }
+
+  /**
+   * Holds restore at the next journal boundary (or lets it go on). While held, the secondary
+   * volumes are a consistent image as of `restoredNumber` — what a checker or a backup reads.
+   */
+  pauseRestore(group: number, paused: boolean): MaintResult<{ atBoundary: boolean; restoredNumber: number }> {
+    const { mem } = this;
+    const g = this.usedGroup(group);
+    if (g) return rejected(g);
+    if (mem.groups.role(group) !== GroupRole.SECONDARY) return rejected(`group ${group} is not a secondary group`);
+    mem.groups.setFlag(group, GroupFlag.RESTORE_PAUSED, paused);
+    const adapter = mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))?.adapter ?? 0;
+    const t = mem.taskWord(adapter, mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.RESTORE);
+    const atBoundary = mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.PHASE] === 0;
+    return ok({ atBoundary, restoredNumber: mem.groups.restoredNumber(group) });
+  }
+
+  /** Pair deletion: the volume returns to 正常 and the pair number to 未使用. */
+  deletePair(pair: number): MaintResult {
+    const { mem } = this;
+    if (!mem.pairs.exists(pair) || mem.pairs.state(pair) === PairState.UNUSED) return rejected(`pair ${pair} is not in use`);
+    const group = mem.pairs.groupNumber(pair);
+    return this.locked(group, () => {
+      const primary = mem.groups.role(group) === GroupRole.PRIMARY;
+      const volume = primary ? mem.pairs.primaryVolume(pair) : mem.pairs.secondaryVolume(pair);
+      if (mem.volumes.state(volume) === VolumeState.PRIMARY || mem.volumes.state(volume) === VolumeState.SECONDARY) mem.volumes.setState(volume, VolumeState.NORMAL);
+      mem.volumes.setPairNumber(volume, 0);
+      mem.groups.removePair(group, pair);
+      mem.pairs.clear(pair);
+      this.bitmaps.clearAll(volume);
+      this.trace(`pair ${pair}: deleted (volume ${volume} -> normal)`);
+      return ok();
+    });
+  }
+
+  /** pairdisplay: the group's states, progress, journal usage, numbers and lag. */
+  groupStatus(group: number): MaintResult<GroupView> {
+    const { mem } = this;
+    if (!mem.groups.exists(group)) return rejected(`group ${group} is outside 1..${mem.groups.count - 1}`);
+    if (mem.groups.state(group) === GroupState.UNUSED) return rejected(`group ${group} is unused`);
+    const pairs: PairView[] = [];
+    for (let i = 0; i < mem.groups.pairCount(group); i++) {
+      const pair = mem.groups.pairAt(group, i);
+      const primaryVolume = mem.pairs.primaryVolume(pair);
+      const state = mem.pairs.state(pair);
+      const primary = mem.groups.role(group) === GroupRole.PRIMARY;
+      const capacity = primary ? mem.volumes.capacityBlocks(primaryVolume) : 0;
+      pairs.push({
+        pair,
+        state: PAIR_STATE_NAME[state] ?? 'unknown',
+        primarySystem: mem.pairs.primarySystem(pair),
+        primaryVolume,
+        secondarySystem: mem.pairs.secondarySystem(pair),
+        secondaryVolume: mem.pairs.secondaryVolume(pair),
+        copiedPercent: state === PairState.NORMAL ? 100 : state === PairState.COPYING && capacity > 0 && (mem.pairs.flags(pair) & PairFlag.RESYNC) === 0 ? (100 * mem.pairs.copiedBlocks(pair)) / capacity : 0,
+        resync: (mem.pairs.flags(pair) & PairFlag.RESYNC) !== 0,
+        differentialTracks: primary ? this.bitmaps.count(primaryVolume) : 0,
+      });
+    }
+    const readers: GroupView['readers'] = [];
+    let usage = 0;
+    let held = 0;
+    for (let r = 0; r < mem.config.readersMax; r++) {
+      const s = group * mem.config.readersMax + r;
+      if (mem.pointers.groupNumber(s) !== group) continue;
+      const p = mem.pointers;
+      const geometry = { uiHead: p.get(s, 'ui_head'), wdHead: p.get(s, 'wd_head'), capacity: p.get(s, 'capacity_bytes') };
+      const u = journalUsage(p.get(s, 'ui_newest'), p.get(s, 'ui_oldest'), p.get(s, 'wd_newest'), p.get(s, 'wd_oldest'), geometry);
+      usage = Math.max(usage, u);
+      held = Math.max(held, usedBytes(p.get(s, 'ui_newest'), p.get(s, 'ui_oldest'), geometry.wdHead - geometry.uiHead) / UI_SLOT_BYTES);
+      if (p.readerSystem(s) !== 0) readers.push({ system: p.readerSystem(s), readNumber: p.get(s, 'read_number'), oldestNumber: p.get(s, 'oldest_number'), usage: u, lastReadMs: p.get(s, 'last_read_ms') });
+    }
+    const g = mem.groups;
+    return ok({
+      group,
+      state: GROUP_STATE_NAME[g.state(group)] ?? 'unknown',
+      role: GROUP_ROLE_NAME[g.role(group)] ?? 'unknown',
+      journalVolume: g.journalVolume(group, 0),
+      pairs,
+      suspendReason: SUSPEND_REASON_NAME[g.u8(group, 'suspend_reason')] ?? 'unknown',
+      nextUpdateNumber: g.updateNumber(group),
+      journalsCreated: g.f64(group, 'journals_created'),
+      journalsSent: g.f64(group, 'journals_sent'),
+      journalsRestored: g.f64(group, 'journals_restored'),
+      restoredNumber: g.restoredNumber(group),
+      receivedNumber: g.f64(group, 'received_number'),
+      restoredTimeMs: g.f64(group, 'restored_time_ms'),
+      journalUsage: usage,
+      journalsHeld: held,
+      readers,
+      primaryUsage: g.f64(group, 'primary_usage'),
+      failingSinceMs: g.f64(group, 'failing_since_ms'),
+      readPolicy: READ_POLICY_NAME[g.u8(group, 'read_policy')] ?? 'unknown',
+      takenOver: g.hasFlag(group, GroupFlag.TAKEN_OVER),
+    });
+  }
+
+  private usedGroup(group: number): string | null {
+    const { mem } = this;
+    if (!mem.groups.exists(group)) return `group ${group} is outside 1..${mem.groups.count - 1}`;
+    if (mem.groups.state(group) === GroupState.UNUSED) return `group ${group} is unused (S900 first)`;
+    return null;
+  }
+
+  private locked<T>(group: number, body: () => MaintResult<T>): MaintResult<T> {
+    const lock = this.mem.lockMap.groupBase + group;
+    this.mem.locks.lock(lock);
+    try {
+      return body();
+    } finally {
+      this.mem.locks.unlock(lock);
+    }
+  }
+}
+

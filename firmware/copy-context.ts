@@ -1,0 +1,69 @@
+// What every remote-copy process running on a channel adapter shares: the adapter's views of
+// shared memory, its cache I/O engine, its links, the clock, and small helpers over pointer
+// information 700 and task records that every process module would otherwise write again.
+
+import type { Clock } from '../hal/clock.ts';
+import type { CacheIo, IoContext } from './cache-io.ts';
+import type { JournalCreation } from './journal-create.ts';
+import type { RingGeometry } from './journal-ring.ts';
+import type { LinkPort } from './platform.ts';
+import { TASK_WORDS, TaskF64, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
+
+export interface CopyContext extends IoContext {
+  readonly clock: Clock;
+  readonly links: ReadonlyMap<number, LinkPort>;
+  readonly trace: (line: string) => void;
+  readonly io: CacheIo;
+  readonly journals: JournalCreation;
+}
+
+/** Word index of task `task` of this processor. */
+export function taskWord(ctx: CopyContext, task: number): number {
+  return ctx.taskBase + task * TASK_WORDS;
+}
+
+/** The pointer set of (group, reader system), or -1. Reader 0 is a secondary's own set. */
+export function pointerSetOf(ctx: CopyContext, group: number, readerSystem: number): number {
+  const { mem } = ctx;
+  for (let r = 0; r < mem.config.readersMax; r++) {
+    const s = group * mem.config.readersMax + r;
+    if (mem.pointers.groupNumber(s) === group && mem.pointers.readerSystem(s) === readerSystem) return s;
+  }
+  return -1;
+}
+
+/** The first pointer set of a group (every set of a group shares the ring geometry), or -1. */
+export function firstPointerSet(ctx: CopyContext, group: number): number {
+  const { mem } = ctx;
+  for (let r = 0; r < mem.config.readersMax; r++) {
+    const s = group * mem.config.readersMax + r;
+    if (mem.pointers.groupNumber(s) === group) return s;
+  }
+  return -1;
+}
+
+export function loadGeometry(ctx: CopyContext, set: number, out: RingGeometry): RingGeometry {
+  out.uiHead = ctx.mem.pointers.get(set, 'ui_head');
+  out.wdHead = ctx.mem.pointers.get(set, 'wd_head');
+  out.capacity = ctx.mem.pointers.get(set, 'capacity_bytes');
+  return out;
+}
+
+/** Puts a task to sleep until `wakeMs` (TaskWait.TIMER). */
+export function sleepUntil(ctx: CopyContext, t: number, wakeMs: number): void {
+  ctx.mem.tasks[t + T.STATE] = TaskState.WAITING;
+  ctx.mem.tasks[t + T.WAIT] = TaskWait.TIMER;
+  ctx.mem.taskFloats[(t >> 1) + TaskF64.WAKE_MS] = wakeMs;
+}
+
+/** Makes a task runnable in `phase`. */
+export function ready(ctx: CopyContext, t: number, phase: number): void {
+  ctx.mem.tasks[t + T.PHASE] = phase;
+  ctx.mem.tasks[t + T.WAIT] = TaskWait.NONE;
+  ctx.mem.tasks[t + T.STATE] = TaskState.READY;
+}
+
+export function free(ctx: CopyContext, t: number): void {
+  ctx.mem.tasks[t + T.STATE] = TaskState.FREE;
+  ctx.mem.tasks[t + T.WAIT] = TaskWait.NONE;
+}

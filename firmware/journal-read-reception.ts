@@ -1,0 +1,363 @@
+// Journal read reception (primary side; seed 000 §5.6, Figs. 14–15, S1510–S1590; seed 002 §7.5):
+// answers a secondary's journal read command from that secondary's pointer set.
+//
+// One task per link builds one response at a time directly in the link's send staging buffer:
+//   CHECK  S1510 group normal? S1520 journal volume normal? S1530 retry? S1550 anything unsent?
+//   UI     read the next update information (one block) of the batch and check it
+//   DATA   read its write data — from the write-data area, or for an initial-copy journal the
+//          primary volume's current contents (seed 000 [0080]) — and check or compute its checksum
+//   SEND   send the response; then, on the normal path, S1580 (retry start := read start, read
+//          start advances past the batch) and S1590 (release the previous batch)
+// Batches hold up to max_journals journals or max_bytes bytes ([0105]). A journal whose update
+// information is not complete yet (its creator is still copying its data) ends the batch: journals
+// are always sent in update-number order.
+//
+// Release (S1590) follows seed 002's normative reading: a non-retry command acknowledges the
+// previous batch, whose space is freed only after this command's batch has been sent; the batch
+// just sent stays for a possible retry. On the "no journal" path the previous batch is released
+// too (seed 000 §6.4, recommended rule), so an idle secondary does not pin the last batch forever.
+
+import { BLOCK_BYTES } from './config.ts';
+import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, type RingGeometry } from './journal-ring.ts';
+import { IO_DONE, IO_WAIT } from './cache-io.ts';
+import { free, loadGeometry, pointerSetOf, ready, taskWord, type CopyContext } from './copy-context.ts';
+import { Frame, JNLRD_BYTES, JnlrdOff, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
+import type { LinkPort } from './platform.ts';
+import { GroupRole, GroupState } from './structs/group-info.ts';
+import { PairState } from './structs/pair-info.ts';
+import { Stat } from './structs/statistics.ts';
+import { TaskF64 as F, TaskKind, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
+import { decodeUpdateInfo, emptyUpdateInfo, isInitialCopy, sealUpdateInfo, validateUpdateInfo } from './structs/update-info-codec.ts';
+import { UPDATE_INFO } from './structs/update-info.ts';
+import { VolumeState } from './structs/volume-info.ts';
+import { crc32c } from '../hal/crc32c.ts';
+import { Run } from './command-receive.ts';
+
+const Phase = { CHECK: 0, UI: 1, DATA: 2, SEND: 3 } as const;
+
+// Task fields used by this process.
+const W_REQUESTER = T.AUX0;
+const W_REQUEST_ID = T.AUX1;
+const W_RETRY = T.AUX2;
+const W_MAX_JOURNALS = T.LBA;
+const W_MAX_BYTES = T.BYTE_LENGTH;
+const W_SET = T.VOLUME;
+const W_OFFSET = T.PAIR; // payload bytes built so far
+const W_LIMIT = T.GENERATION; // journals available for this batch
+const W_KIND = T.OPCODE; // response kind being built
+const W_REFUSAL = T.PORT_SLOT;
+
+export class JournalReadReception {
+  private readonly ui = emptyUpdateInfo();
+  private readonly geometry: RingGeometry = { uiHead: 0, wdHead: 0, capacity: 0 };
+  private readonly views = new Map<LinkPort, DataView>();
+
+  constructor(private readonly ctx: CopyContext) {}
+
+  /** The reception task of a link (one response at a time per link). */
+  taskOf(link: number): number {
+    return this.ctx.mem.geometry.receptionTaskBase + link;
+  }
+
+  /** True while the link's send staging buffer holds a response being built. */
+  busy(link: number): boolean {
+    return this.ctx.mem.tasks[taskWord(this.ctx, this.taskOf(link)) + T.STATE] !== TaskState.FREE;
+  }
+
+  /** S1220: a JNLRD frame arrived on `link` (payload in rxStaging); false if the link's task is busy. */
+  accept(link: number, port: LinkPort): void {
+    const { mem } = this.ctx;
+    const t = taskWord(this.ctx, this.taskOf(link));
+    const rx = new DataView(port.rxStaging.buffer, port.rxStaging.byteOffset, port.rxStaging.byteLength);
+    mem.tasks[t + T.KIND] = TaskKind.RECEPTION;
+    mem.tasks[t + T.CURSOR] = 0;
+    mem.tasks[t + T.AUX_CURSOR] = 0;
+    mem.tasks[t + T.COUNT] = 0;
+    mem.tasks[t + T.CACHE_SLOT] = -1;
+    mem.tasks[t + W_OFFSET] = RESPONSE_HEADER_BYTES;
+    mem.tasks[t + W_REFUSAL] = RefusalReason.NONE;
+    if (port.rxPayloadLength !== JNLRD_BYTES) {
+      mem.tasks[t + W_REQUEST_ID] = port.rxPayloadLength >= 12 ? rx.getUint32(JnlrdOff.REQUEST_ID, true) : 0;
+      return this.refuse(t, RefusalReason.MALFORMED);
+    }
+    mem.tasks[t + T.GROUP] = rx.getUint32(JnlrdOff.GROUP, true);
+    mem.tasks[t + W_REQUESTER] = rx.getUint32(JnlrdOff.REQUESTER, true);
+    mem.tasks[t + W_REQUEST_ID] = rx.getUint32(JnlrdOff.REQUEST_ID, true);
+    mem.tasks[t + W_RETRY] = rx.getUint8(JnlrdOff.RETRY);
+    const maxJournals = rx.getUint32(JnlrdOff.MAX_JOURNALS, true);
+    const maxBytes = rx.getUint32(JnlrdOff.MAX_BYTES, true);
+    mem.tasks[t + W_MAX_JOURNALS] = maxJournals === 0 || maxJournals > 65535 ? 65535 : maxJournals;
+    mem.tasks[t + W_MAX_BYTES] = Math.min(maxBytes === 0 ? port.payloadMax : maxBytes, port.payloadMax, mem.config.journalBatchBytes);
+    if (mem.tasks[t + W_RETRY]! > 1) return this.refuse(t, RefusalReason.MALFORMED);
+    ready(this.ctx, t, Phase.CHECK);
+  }
+
+  private refuse(t: number, reason: number): void {
+    this.ctx.mem.tasks[t + W_REFUSAL] = reason;
+    this.ctx.mem.tasks[t + W_KIND] = ResponseKind.REFUSED;
+    this.ctx.stats[Stat.BAD_MESSAGES]!++;
+    ready(this.ctx, t, Phase.SEND);
+  }
+
+  /** Runs the link's reception task one step. */
+  resume(link: number, port: LinkPort): number {
+    const { mem } = this.ctx;
+    const task = this.taskOf(link);
+    const t = taskWord(this.ctx, task);
+    for (;;) {
+      const phase = mem.tasks[t + T.PHASE]!;
+      if (phase === Phase.CHECK) this.check(t);
+      else if (phase === Phase.UI || phase === Phase.DATA) {
+        const r = phase === Phase.UI ? this.readUi(task, t, port) : this.readData(task, t, port);
+        if (r !== Run.DONE) return r;
+      } else {
+        return this.send(t, port);
+      }
+    }
+  }
+
+  /** S1510–S1560: decide what this command gets. */
+  private check(t: number): void {
+    const { mem } = this.ctx;
+    const group = mem.tasks[t + T.GROUP]!;
+    const tasks = mem.tasks;
+    if (!mem.groups.exists(group) || mem.groups.role(group) !== GroupRole.PRIMARY) {
+      this.refuse(t, RefusalReason.UNKNOWN_GROUP);
+      return;
+    }
+    const set = pointerSetOf(this.ctx, group, tasks[t + W_REQUESTER]!);
+    if (set < 0) {
+      this.refuse(t, RefusalReason.NOT_A_READER);
+      return;
+    }
+    tasks[t + W_SET] = set;
+    const lock = mem.lockMap.groupBase + group;
+    mem.locks.lock(lock);
+    try {
+      mem.groups.setF64(group, 'last_contact_ms', this.ctx.clock.nowMs());
+      mem.pointers.set(set, 'last_read_ms', this.ctx.clock.nowMs());
+      // S1510/S1515: a group that is not normal answers with its state.
+      if (mem.groups.state(group) !== GroupState.NORMAL) {
+        tasks[t + W_KIND] = ResponseKind.GROUP_STATE;
+        ready(this.ctx, t, Phase.SEND);
+        return;
+      }
+      // S1520/S1525: the journal volume must be normal; otherwise the group fails.
+      const jv = mem.groups.journalVolume(group, 0);
+      if (mem.volumes.state(jv) !== VolumeState.NORMAL) {
+        mem.groups.setState(group, GroupState.FAILURE);
+        this.ctx.trace(`group ${group}: normal -> failure (journal volume ${jv} is not normal, S1525)`);
+        tasks[t + W_KIND] = ResponseKind.GROUP_STATE;
+        ready(this.ctx, t, Phase.SEND);
+        return;
+      }
+      loadGeometry(this.ctx, set, this.geometry);
+      const p = mem.pointers;
+      const f = t >> 1;
+      if (tasks[t + W_RETRY] === 1) {
+        // S1540: resend exactly the previous batch, from retry start.
+        tasks[t + W_LIMIT] = p.batchCount(set);
+        mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'retry_start');
+        mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number') - p.batchCount(set);
+      } else {
+        // S1550: unsent journals are those between read start and update-information newest.
+        tasks[t + W_LIMIT] = (p.get(set, 'ui_newest') - p.get(set, 'read_start') + (p.get(set, 'ui_newest') >= p.get(set, 'read_start') ? 0 : this.geometry.wdHead - this.geometry.uiHead)) / UI_SLOT_BYTES;
+        mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'read_start');
+        mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number');
+      }
+    } finally {
+      mem.locks.unlock(lock);
+    }
+    tasks[t + W_KIND] = ResponseKind.JOURNALS;
+    mem.taskFloats[(t >> 1) + F.WD_POSITION] = 0; // write-data bytes of the batch, summed as it is built
+    ready(this.ctx, t, tasks[t + W_LIMIT]! > 0 ? Phase.UI : Phase.SEND);
+  }
+
+  /** The next update information of the batch, into the task's scratch block, then checked. */
+  private readUi(task: number, t: number, port: LinkPort): number {
+    const { mem } = this.ctx;
+    const tasks = mem.tasks;
+    const f = t >> 1;
+    const group = tasks[t + T.GROUP]!;
+    const jv = mem.groups.journalVolume(group, 0);
+    const scratch = mem.scratchOffset(this.ctx.processorId, task);
+    const r = this.ctx.io.transfer(task, false, jv, mem.taskFloats[f + F.UI_POSITION]! / BLOCK_BYTES, UI_SLOT_BYTES, mem.scratch, scratch >> 2, T.CURSOR);
+    if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+    tasks[t + T.CURSOR] = 0;
+    const expected = mem.taskFloats[f + F.UPDATE_NUMBER]!;
+    const problem = validateUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, mem.config.maxTransferBytes / BLOCK_BYTES);
+    decodeUpdateInfo(mem.scratchView, scratch, this.ui);
+    if (problem !== null || this.ui.updateNumber !== expected) {
+      if (tasks[t + W_RETRY] === 1) {
+        // A journal already sent must still be intact: the journal volume is damaged.
+        this.corrupt(t, `update information ${expected} unreadable on resend (${problem ?? `found ${this.ui.updateNumber}`})`);
+        return Run.PROGRESS;
+      }
+      // Not complete yet (its creator is still copying): the batch ends here.
+      ready(this.ctx, t, Phase.SEND);
+      return Run.PROGRESS;
+    }
+    const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
+    const offset = tasks[t + W_OFFSET]!;
+    if (tasks[t + T.COUNT]! > 0 && (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > tasks[t + W_MAX_BYTES]! || tasks[t + T.COUNT]! >= tasks[t + W_MAX_JOURNALS]!)) {
+      ready(this.ctx, t, Phase.SEND); // the batch is full
+      return Run.PROGRESS;
+    }
+    if (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > port.payloadMax) {
+      this.corrupt(t, `journal ${expected} of ${dataBytes} bytes does not fit a link frame`);
+      return Run.PROGRESS;
+    }
+    port.staging.set(mem.scratchBytes.subarray(scratch, scratch + WIRE_UPDATE_INFO_BYTES), offset);
+    ready(this.ctx, t, Phase.DATA);
+    return Run.PROGRESS;
+  }
+
+  /** The batch's next write data, after its update information in the staging buffer. */
+  private readData(task: number, t: number, port: LinkPort): number {
+    const { mem } = this.ctx;
+    const tasks = mem.tasks;
+    const f = t >> 1;
+    const offset = tasks[t + W_OFFSET]!;
+    const view = this.viewOf(port);
+    decodeUpdateInfo(view, offset, this.ui);
+    const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
+    const dataWord = (offset + WIRE_UPDATE_INFO_BYTES) >> 2;
+    const copy = isInitialCopy(this.ui);
+    if (copy) {
+      // An initial-copy journal sends the primary volume's current contents (seed 000 §5.6 S1570).
+      const r = this.ctx.io.transfer(task, false, this.ui.dataVolume, this.ui.dataPosition / BLOCK_BYTES, dataBytes, port.stagingWords, dataWord, T.CURSOR);
+      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      view.setUint32(offset + UPDATE_INFO.offsets.data_checksum, crc32c(port.staging, offset + WIRE_UPDATE_INFO_BYTES, dataBytes), true);
+      sealUpdateInfo(view, port.staging, offset);
+    } else {
+      const set = tasks[t + W_SET]!;
+      loadGeometry(this.ctx, set, this.geometry);
+      const first = Math.min(dataBytes, this.geometry.capacity - this.ui.dataPosition);
+      let r = this.ctx.io.transfer(task, false, this.ui.dataVolume, this.ui.dataPosition / BLOCK_BYTES, first, port.stagingWords, dataWord, T.CURSOR);
+      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      if (first < dataBytes) {
+        r = this.ctx.io.transfer(task, false, this.ui.dataVolume, this.geometry.wdHead / BLOCK_BYTES, dataBytes - first, port.stagingWords, dataWord + (first >> 2), T.AUX_CURSOR);
+        if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      }
+      if (crc32c(port.staging, offset + WIRE_UPDATE_INFO_BYTES, dataBytes) !== this.ui.dataChecksum) {
+        this.corrupt(t, `write data of journal ${this.ui.updateNumber} failed its checksum`);
+        return Run.PROGRESS;
+      }
+      // Write data in the journal volume counts towards this batch's release (initial-copy
+      // journals occupy none, seed 000 §6.5).
+      mem.taskFloats[f + F.WD_POSITION] = mem.taskFloats[f + F.WD_POSITION]! + dataBytes;
+    }
+    tasks[t + T.CURSOR] = 0;
+    tasks[t + T.AUX_CURSOR] = 0;
+    tasks[t + W_OFFSET] = offset + WIRE_UPDATE_INFO_BYTES + dataBytes;
+    tasks[t + T.COUNT] = tasks[t + T.COUNT]! + 1;
+    mem.taskFloats[f + F.UPDATE_NUMBER] = mem.taskFloats[f + F.UPDATE_NUMBER]! + 1;
+    loadGeometry(this.ctx, tasks[t + W_SET]!, this.geometry);
+    mem.taskFloats[f + F.UI_POSITION] = advanceUi(mem.taskFloats[f + F.UI_POSITION]!, 1, this.geometry);
+    ready(this.ctx, t, tasks[t + T.COUNT]! < tasks[t + W_LIMIT]! ? Phase.UI : Phase.SEND);
+    return Run.PROGRESS;
+  }
+
+  /** A journal on the primary is damaged: the group fails (S1525's state) and says so. */
+  private corrupt(t: number, what: string): void {
+    const { mem } = this.ctx;
+    const group = mem.tasks[t + T.GROUP]!;
+    mem.groups.setState(group, GroupState.FAILURE);
+    this.ctx.trace(`group ${group}: normal -> failure (${what})`);
+    mem.tasks[t + W_KIND] = ResponseKind.GROUP_STATE;
+    mem.tasks[t + T.COUNT] = 0;
+    ready(this.ctx, t, Phase.SEND);
+  }
+
+  /** S1545/S1560/S1580: send the response; then move the pointers (S1580) and release (S1590). */
+  private send(t: number, port: LinkPort): number {
+    const { mem } = this.ctx;
+    const tasks = mem.tasks;
+    const f = t >> 1;
+    const view = this.viewOf(port);
+    const group = tasks[t + T.GROUP]!;
+    let kind = tasks[t + W_KIND]!;
+    const count = kind === ResponseKind.JOURNALS ? tasks[t + T.COUNT]! : 0;
+    if (kind === ResponseKind.JOURNALS && count === 0) kind = ResponseKind.NO_JOURNAL; // S1560
+    const set = tasks[t + W_SET]!;
+    const known = kind !== ResponseKind.REFUSED;
+    view.setUint32(RespOff.REQUEST_ID, tasks[t + W_REQUEST_ID]!, true);
+    view.setUint8(RespOff.KIND, kind);
+    view.setUint8(RespOff.GROUP_STATE, known ? mem.groups.state(group) : 0);
+    view.setUint8(RespOff.FLAGS, known && this.copyComplete(group) ? RESPONSE_FLAG_COPY_COMPLETE : 0);
+    view.setUint8(RespOff.FLAGS + 1, 0);
+    view.setUint32(RespOff.COUNT, count, true);
+    view.setUint32(RespOff.REFUSAL, tasks[t + W_REFUSAL]!, true);
+    let usage = 0;
+    if (known) {
+      loadGeometry(this.ctx, set, this.geometry);
+      const p = mem.pointers;
+      usage = journalUsage(p.get(set, 'ui_newest'), p.get(set, 'ui_oldest'), p.get(set, 'wd_newest'), p.get(set, 'wd_oldest'), this.geometry);
+    }
+    view.setFloat64(RespOff.PRIMARY_USAGE, usage, true);
+    view.setFloat64(RespOff.NEXT_NUMBER, known ? mem.groups.updateNumber(group) : 0, true);
+    const length = kind === ResponseKind.JOURNALS ? tasks[t + W_OFFSET]! : RESPONSE_HEADER_BYTES;
+    if (!port.isUp()) {
+      // The link went down: nothing was sent, so no pointer moves; the secondary will ask again.
+      free(this.ctx, t);
+      return Run.DONE;
+    }
+    if (!port.sendStaging(Frame.JNLRD_RESPONSE, 0, length)) {
+      tasks[t + T.STATE] = TaskState.WAITING;
+      tasks[t + T.WAIT] = TaskWait.LINK;
+      return Run.WAITING;
+    }
+    if (known && kind !== ResponseKind.GROUP_STATE && tasks[t + W_RETRY] === 0) {
+      this.advance(group, set, count, mem.taskFloats[f + F.WD_POSITION]!);
+      mem.groups.addF64(group, 'journals_sent', count);
+    }
+    free(this.ctx, t);
+    return Run.DONE;
+  }
+
+  /** S1580 then S1590, under the group lock. */
+  private advance(group: number, set: number, count: number, batchWdBytes: number): void {
+    const { mem } = this.ctx;
+    const p = mem.pointers;
+    const lock = mem.lockMap.groupBase + group;
+    mem.locks.lock(lock);
+    try {
+      loadGeometry(this.ctx, set, this.geometry);
+      const readStart = p.get(set, 'read_start');
+      const readNumber = p.get(set, 'read_number');
+      // S1580: retry start := read start; read start past the batch just sent.
+      p.set(set, 'retry_start', readStart);
+      p.set(set, 'read_start', advanceUi(readStart, count, this.geometry));
+      p.set(set, 'read_number', readNumber + count);
+      // S1590: the previous batch is acknowledged by this non-retry command: free it.
+      p.set(set, 'ui_oldest', readStart);
+      p.set(set, 'wd_oldest', advanceWd(p.get(set, 'wd_oldest'), p.get(set, 'batch_wd_bytes'), this.geometry));
+      p.set(set, 'oldest_number', readNumber);
+      p.set(set, 'batch_wd_bytes', count > 0 ? batchWdBytes : 0);
+      p.setBatchCount(set, count);
+      if (count === 0) {
+        // "No journal": retry start catches up, so a later retry also answers "no journal".
+        p.set(set, 'retry_start', readStart);
+      }
+    } finally {
+      mem.locks.unlock(lock);
+    }
+  }
+
+  /** S940: every primary pair of the group has finished its initial copy. */
+  private copyComplete(group: number): boolean {
+    const { mem } = this.ctx;
+    const n = mem.groups.pairCount(group);
+    for (let i = 0; i < n; i++) if (mem.pairs.state(mem.groups.pairAt(group, i)) !== PairState.NORMAL) return false;
+    return n > 0;
+  }
+
+  private viewOf(port: LinkPort): DataView {
+    let view = this.views.get(port);
+    if (!view) {
+      view = new DataView(port.staging.buffer, port.staging.byteOffset, port.staging.byteLength);
+      this.views.set(port, view);
+    }
+    return view;
+  }
+}

@@ -1,0 +1,419 @@
+// Journal read processing 240 (secondary side; seed 000 §5.8, Figs. 16–17, S1700–S1760; seed 002
+// §7.6) with journal store 1800 (seed 000 §5.9, S1810–S1850; seed 002 §7.7): the secondary's
+// loop that pulls journals from the primary and keeps them in its own journal volume.
+//
+//   WAIT   until the next read is due (S1725 after "no journal", S1755 after a failed store,
+//          S1760 after a stored batch, back-off after a failure)
+//   SEND   S1700: a journal read command for the primary's group, with the retry flag
+//   AWAIT  S1710: the response, or a timeout (the link or the primary did not answer)
+//   STORE  S1800 for each journal of the batch: S1810/S1830 space, S1840 rewrite group number and
+//          write-data address, S1850 write data then update information into the journal volume
+//   STOPPED S1735/S1745: the group is not normal any more
+//
+// A response that never arrives may have been sent: the next command then carries the retry
+// flag, so the primary resends its last batch instead of releasing it; journals already stored
+// are recognised by their update numbers and skipped. The interval before the next read is a
+// selectable policy (claims 1–6, S1760), chosen per group.
+
+import { BLOCK_BYTES } from './config.ts';
+import { IO_DONE, IO_WAIT } from './cache-io.ts';
+import { free, loadGeometry, pointerSetOf, ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
+import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, uiFits, wdFits, type RingGeometry } from './journal-ring.ts';
+import { Frame, JNLRD_BYTES, JnlrdOff, REFUSAL_TEXT, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
+import type { LinkPort } from './platform.ts';
+import { GROUP_STATE_NAME, GroupFlag, GroupState, ReadPolicy, StorePolicy, type GroupStateCode } from './structs/group-info.ts';
+import { PairState } from './structs/pair-info.ts';
+import { Stat } from './structs/statistics.ts';
+import { GROUP_SERVICE_TASKS, GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { decodeUpdateInfo, emptyUpdateInfo, sealUpdateInfo, validateUpdateInfo } from './structs/update-info-codec.ts';
+import { UPDATE_INFO } from './structs/update-info.ts';
+import { VolumeState } from './structs/volume-info.ts';
+import { crc32c } from '../hal/crc32c.ts';
+import { Run } from './command-receive.ts';
+
+export const ReadPhase = { WAIT: 0, SEND: 1, AWAIT: 2, STORE: 3, STOPPED: 4 } as const;
+
+const W_REQUEST_ID = T.AUX0;
+const W_RETRY = T.AUX1;
+const W_FAILURES = T.AUX2;
+const W_OFFSET = T.PAIR; // byte offset of the next journal in the batch staging buffer
+const W_BATCH = T.LBA; // journals in the batch
+const W_BATCH_BYTES = T.BYTE_LENGTH; // payload bytes of the batch
+const W_STORE_STEP = T.OPCODE; // 0: reserve, 1: data, 2: update information
+
+/** How long a journal read command may stay unanswered. */
+export const RESPONSE_TIMEOUT_MS = 500;
+/** Longest back-off between failing journal reads. */
+export const BACKOFF_MAX_MS = 1000;
+
+export class JournalRead {
+  private readonly ui = emptyUpdateInfo();
+  private readonly geometry: RingGeometry = { uiHead: 0, wdHead: 0, capacity: 0 };
+  private readonly txViews = new Map<LinkPort, DataView>();
+
+  constructor(private readonly ctx: CopyContext) {}
+
+  taskOf(group: number): number {
+    return this.ctx.mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.JOURNAL_READ;
+  }
+
+  /** S930 on the secondary: start the loop (called by the maintenance port). */
+  static start(ctxTasks: Int32Array, floats: Float64Array, t: number, group: number, nowMs: number): void {
+    ctxTasks[t + T.KIND] = TaskKind.JOURNAL_READ;
+    ctxTasks[t + T.GROUP] = group;
+    ctxTasks[t + W_RETRY] = 0;
+    ctxTasks[t + W_FAILURES] = 0;
+    ctxTasks[t + T.CACHE_SLOT] = -1;
+    ctxTasks[t + T.PHASE] = ReadPhase.SEND;
+    floats[(t >> 1) + F.WAKE_MS] = nowMs;
+    Atomics.store(ctxTasks, t + T.STATE, TaskState.READY);
+  }
+
+  resume(task: number, link: LinkPort | undefined, linkBusy: boolean): number {
+    const { mem } = this.ctx;
+    const t = taskWord(this.ctx, task);
+    const group = mem.tasks[t + T.GROUP]!;
+    switch (mem.tasks[t + T.PHASE]) {
+      case ReadPhase.WAIT:
+        ready(this.ctx, t, ReadPhase.SEND);
+        return Run.PROGRESS;
+      case ReadPhase.SEND:
+        return this.send(t, group, link, linkBusy);
+      case ReadPhase.AWAIT:
+        // The timer ran out before a response came.
+        this.failed(t, group, 'no response to journal read command');
+        return Run.PROGRESS;
+      case ReadPhase.STORE:
+        return this.store(task, t, group);
+      default:
+        free(this.ctx, t);
+        return Run.DONE;
+    }
+  }
+
+  /** S1700: send the journal read command. */
+  private send(t: number, group: number, link: LinkPort | undefined, linkBusy: boolean): number {
+    const { mem } = this.ctx;
+    if (mem.groups.state(group) !== GroupState.NORMAL || mem.groups.hasFlag(group, GroupFlag.READ_STOPPED)) {
+      ready(this.ctx, t, ReadPhase.STOPPED);
+      return Run.PROGRESS;
+    }
+    if (!link || !link.isUp()) {
+      this.failed(t, group, link ? 'link is down' : `link ${mem.groups.u32(group, 'link_number')} is not configured`);
+      return Run.PROGRESS;
+    }
+    if (linkBusy) {
+      sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + 0.05);
+      return Run.WAITING;
+    }
+    const view = this.txView(link);
+    const id = (mem.tasks[t + W_REQUEST_ID]! + 1) | 0;
+    mem.tasks[t + W_REQUEST_ID] = id;
+    view.setUint32(JnlrdOff.GROUP, mem.groups.partnerGroup(group), true);
+    view.setUint32(JnlrdOff.REQUESTER, mem.config.systemNumber, true);
+    view.setUint32(JnlrdOff.REQUEST_ID, id, true);
+    view.setUint32(JnlrdOff.RETRY, mem.tasks[t + W_RETRY]!, true);
+    view.setUint32(JnlrdOff.MAX_JOURNALS, mem.groups.u32(group, 'batch_journals_max'), true);
+    view.setUint32(JnlrdOff.MAX_BYTES, Math.min(mem.config.journalBatchBytes, link.payloadMax), true);
+    view.setFloat64(24, 0, true);
+    if (!link.sendStaging(Frame.JNLRD, 0, JNLRD_BYTES)) {
+      if (!link.isUp()) this.failed(t, group, 'link is down');
+      else sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + 0.1);
+      return Run.WAITING;
+    }
+    mem.tasks[t + T.PHASE] = ReadPhase.AWAIT;
+    sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + RESPONSE_TIMEOUT_MS);
+    return Run.WAITING;
+  }
+
+  /** S1710: a response arrived on `link`; true if it belonged to one of this adapter's reads. */
+  onResponse(link: number, port: LinkPort): boolean {
+    const { mem } = this.ctx;
+    if (port.rxPayloadLength < RESPONSE_HEADER_BYTES) return false;
+    const rx = new DataView(port.rxStaging.buffer, port.rxStaging.byteOffset, port.rxPayloadLength);
+    const id = rx.getUint32(RespOff.REQUEST_ID, true);
+    for (let group = 1; group < mem.groups.count; group++) {
+      const t = taskWord(this.ctx, this.taskOf(group));
+      if (mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.PHASE] !== ReadPhase.AWAIT) continue;
+      if (mem.groups.u32(group, 'link_number') !== link || mem.tasks[t + W_REQUEST_ID] !== id) continue;
+      this.handle(t, group, port, rx);
+      return true;
+    }
+    return false;
+  }
+
+  private handle(t: number, group: number, port: LinkPort, rx: DataView): void {
+    const { mem } = this.ctx;
+    const now = this.ctx.clock.nowMs();
+    const kind = rx.getUint8(RespOff.KIND);
+    mem.groups.setF64(group, 'primary_usage', rx.getFloat64(RespOff.PRIMARY_USAGE, true));
+    mem.groups.setF64(group, 'last_contact_ms', now);
+    if (kind === ResponseKind.REFUSED) {
+      const reason = rx.getUint32(RespOff.REFUSAL, true);
+      this.failed(t, group, `primary refused the journal read: ${REFUSAL_TEXT[reason] ?? reason}`);
+      return;
+    }
+    if (kind === ResponseKind.GROUP_STATE) {
+      // S1730/S1735: take the primary's group state and end journal read processing.
+      const state = rx.getUint8(RespOff.GROUP_STATE) as GroupStateCode;
+      const before = mem.groups.state(group);
+      if (state !== GroupState.NORMAL && before !== state) {
+        mem.groups.setState(group, state);
+        this.ctx.trace(`group ${group}: ${GROUP_STATE_NAME[before]} -> ${GROUP_STATE_NAME[state] ?? state} (primary group reports it, S1735)`);
+      }
+      ready(this.ctx, t, ReadPhase.STOPPED);
+      return;
+    }
+    this.healthy(t, group);
+    if ((rx.getUint8(RespOff.FLAGS) & RESPONSE_FLAG_COPY_COMPLETE) !== 0) this.copyEnded(group);
+    if (kind === ResponseKind.NO_JOURNAL) {
+      // S1720/S1725: nothing to read; ask again after the interval.
+      mem.tasks[t + W_RETRY] = 0;
+      this.schedule(t, group, 0, 0);
+      return;
+    }
+    if (kind !== ResponseKind.JOURNALS) {
+      this.failed(t, group, `response of unknown kind ${kind}`);
+      return;
+    }
+    // S1740/S1745: the secondary's journal volume must be usable.
+    const jv = mem.groups.journalVolume(group, 0);
+    if (mem.volumes.state(jv) === VolumeState.ABNORMAL) {
+      mem.groups.setState(group, GroupState.ABNORMAL);
+      this.ctx.trace(`group ${group}: normal -> abnormal (journal volume ${jv} is abnormal, S1745)`);
+      ready(this.ctx, t, ReadPhase.STOPPED);
+      return;
+    }
+    const count = rx.getUint32(RespOff.COUNT, true);
+    const problem = this.validateBatch(rx, port, count);
+    if (problem !== null) {
+      this.ctx.stats[Stat.BAD_MESSAGES]!++;
+      this.failed(t, group, `bad journal read response: ${problem}`);
+      return;
+    }
+    // Keep the batch: the link's receive buffer is needed for the next frame.
+    const staging = mem.stagingOffset(group, 0);
+    const length = port.rxPayloadLength;
+    mem.stagingBytes.set(port.rxStaging.subarray(0, length), staging);
+    mem.tasks[t + W_BATCH] = count;
+    mem.tasks[t + W_BATCH_BYTES] = length;
+    mem.tasks[t + W_OFFSET] = RESPONSE_HEADER_BYTES;
+    mem.tasks[t + T.COUNT] = 0;
+    mem.tasks[t + W_STORE_STEP] = 0;
+    mem.groups.addF64(group, 'journals_sent', count);
+    ready(this.ctx, t, ReadPhase.STORE);
+  }
+
+  /** Every journal of a response is checked before any is stored: structure, header, data checksum. */
+  private validateBatch(rx: DataView, port: LinkPort, count: number): string | null {
+    const maxBlocks = this.ctx.mem.config.maxTransferBytes / BLOCK_BYTES;
+    let offset = RESPONSE_HEADER_BYTES;
+    for (let k = 0; k < count; k++) {
+      if (offset + WIRE_UPDATE_INFO_BYTES > port.rxPayloadLength) return `journal ${k} of ${count} is cut off`;
+      const problem = validateUpdateInfo(rx, port.rxStaging, offset, maxBlocks);
+      if (problem !== null) return `journal ${k}: ${problem}`;
+      decodeUpdateInfo(rx, offset, this.ui);
+      const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
+      if (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > port.rxPayloadLength) return `journal ${this.ui.updateNumber}: write data is cut off`;
+      if (crc32c(port.rxStaging, offset + WIRE_UPDATE_INFO_BYTES, dataBytes) !== this.ui.dataChecksum) return `journal ${this.ui.updateNumber}: write data checksum mismatch`;
+      offset += WIRE_UPDATE_INFO_BYTES + dataBytes;
+    }
+    if (offset !== port.rxPayloadLength) return 'trailing bytes after the last journal';
+    return null;
+  }
+
+  /** S1800: store the batch's journals one by one, resuming where a wait left off. */
+  private store(task: number, t: number, group: number): number {
+    const { mem } = this.ctx;
+    const tasks = mem.tasks;
+    const f = t >> 1;
+    const staging = mem.stagingOffset(group, 0);
+    const jv = mem.groups.journalVolume(group, 0);
+    const set = pointerSetOf(this.ctx, group, 0);
+    loadGeometry(this.ctx, set, this.geometry);
+    while (tasks[t + T.COUNT]! < tasks[t + W_BATCH]!) {
+      const at = staging + tasks[t + W_OFFSET]!;
+      decodeUpdateInfo(mem.stagingView, at, this.ui);
+      const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
+      const step = tasks[t + W_STORE_STEP]!;
+      if (step === 0) {
+        const received = mem.groups.f64(group, 'received_number');
+        if (this.ui.updateNumber <= received) {
+          this.next(t, dataBytes); // a journal stored before, sent again by a retry
+          continue;
+        }
+        if (this.ui.updateNumber !== received + 1) {
+          mem.groups.setState(group, GroupState.ABNORMAL);
+          this.ctx.trace(`group ${group}: normal -> abnormal (journal sequence gap: expected ${received + 1}, received ${this.ui.updateNumber})`);
+          ready(this.ctx, t, ReadPhase.STOPPED);
+          return Run.PROGRESS;
+        }
+        // S1810/S1830 under the group lock; S1840 rewrite and advance the newest pointers.
+        const lock = mem.lockMap.groupBase + group;
+        mem.locks.lock(lock);
+        const p = mem.pointers;
+        const fits = uiFits(p.get(set, 'ui_newest'), p.get(set, 'ui_oldest'), this.geometry) &&
+          wdFits(p.get(set, 'wd_newest'), p.get(set, 'wd_oldest'), dataBytes, this.geometry);
+        if (fits) {
+          mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'ui_newest');
+          mem.taskFloats[f + F.WD_POSITION] = p.get(set, 'wd_newest');
+          p.set(set, 'ui_newest', advanceUi(p.get(set, 'ui_newest'), 1, this.geometry));
+          p.set(set, 'wd_newest', advanceWd(p.get(set, 'wd_newest'), dataBytes, this.geometry));
+        }
+        mem.locks.unlock(lock);
+        if (!fits) return this.storeFailed(t, group);
+        const v = mem.stagingView;
+        v.setUint32(at + UPDATE_INFO.offsets.group_number, group, true);
+        v.setUint32(at + UPDATE_INFO.offsets.data_volume, jv, true);
+        v.setFloat64(at + UPDATE_INFO.offsets.data_position, mem.taskFloats[f + F.WD_POSITION]!, true);
+        sealUpdateInfo(v, mem.stagingBytes, at);
+        tasks[t + T.CURSOR] = 0;
+        tasks[t + T.AUX_CURSOR] = 0;
+        tasks[t + W_STORE_STEP] = 1;
+      }
+      if (tasks[t + W_STORE_STEP] === 1) {
+        // S1850: the write data, wrapping at the end of the write-data area.
+        const wd = mem.taskFloats[f + F.WD_POSITION]!;
+        const first = Math.min(dataBytes, this.geometry.capacity - wd);
+        const dataWord = (at + WIRE_UPDATE_INFO_BYTES) >> 2;
+        let r = this.ctx.io.transfer(task, true, jv, wd / BLOCK_BYTES, first, mem.staging, dataWord, T.CURSOR);
+        if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+        if (first < dataBytes) {
+          r = this.ctx.io.transfer(task, true, jv, this.geometry.wdHead / BLOCK_BYTES, dataBytes - first, mem.staging, dataWord + (first >> 2), T.AUX_CURSOR);
+          if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+        }
+        const scratch = mem.scratchOffset(this.ctx.processorId, task);
+        mem.scratchBytes.fill(0, scratch, scratch + UI_SLOT_BYTES);
+        mem.scratchBytes.set(mem.stagingBytes.subarray(at, at + WIRE_UPDATE_INFO_BYTES), scratch);
+        tasks[t + T.CURSOR] = 0;
+        tasks[t + W_STORE_STEP] = 2;
+      }
+      // The update information last: it makes the journal visible to restore.
+      const scratch = mem.scratchOffset(this.ctx.processorId, task);
+      const r = this.ctx.io.transfer(task, true, jv, mem.taskFloats[f + F.UI_POSITION]! / BLOCK_BYTES, UI_SLOT_BYTES, mem.scratch, scratch >> 2, T.CURSOR);
+      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      mem.groups.setF64(group, 'received_number', this.ui.updateNumber);
+      mem.groups.addF64(group, 'journals_created', 1);
+      this.next(t, dataBytes);
+    }
+    // S1760: the batch is stored; time the next read.
+    tasks[t + W_RETRY] = 0;
+    this.schedule(t, group, tasks[t + W_BATCH]!, tasks[t + W_BATCH_BYTES]!);
+    return Run.PROGRESS;
+  }
+
+  private next(t: number, dataBytes: number): void {
+    const tasks = this.ctx.mem.tasks;
+    tasks[t + W_OFFSET] = tasks[t + W_OFFSET]! + WIRE_UPDATE_INFO_BYTES + dataBytes;
+    tasks[t + T.COUNT] = tasks[t + T.COUNT]! + 1;
+    tasks[t + W_STORE_STEP] = 0;
+    tasks[t + T.CURSOR] = 0;
+    tasks[t + T.AUX_CURSOR] = 0;
+  }
+
+  /** S1755: the journal volume is full. */
+  private storeFailed(t: number, group: number): number {
+    const { mem } = this.ctx;
+    const interval = Math.max(1, mem.groups.u32(group, 'read_interval_ms'));
+    if (mem.groups.u8(group, 'store_policy') === StorePolicy.HOLD) {
+      // Keep the batch and store it again later; restore frees space meanwhile.
+      mem.tasks[t + T.PHASE] = ReadPhase.STORE;
+      sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + interval);
+      return Run.WAITING;
+    }
+    // Discard what is not stored and ask the primary to send it again (retry flag).
+    mem.tasks[t + W_RETRY] = 1;
+    mem.tasks[t + T.PHASE] = ReadPhase.WAIT;
+    sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + interval);
+    return Run.WAITING;
+  }
+
+  /** S1760: when to send the next journal read, by the group's policy (claims 1–6). */
+  private schedule(t: number, group: number, received: number, receivedBytes: number): void {
+    const { mem } = this.ctx;
+    const base = mem.groups.u32(group, 'read_interval_ms');
+    const batchMax = Math.max(1, mem.groups.u32(group, 'batch_journals_max'));
+    let interval = base;
+    switch (mem.groups.u8(group, 'read_policy')) {
+      case ReadPolicy.IMMEDIATE: interval = received > 0 ? 0 : base; break;
+      case ReadPolicy.FIXED: interval = base; break;
+      // Claim 2: a full batch means a backlog — read again at once; an empty one waits the full interval.
+      case ReadPolicy.RECEIVED: interval = base * (1 - Math.min(1, received / batchMax)); break;
+      // Claim 3: the more of the link a response used, the sooner the next read.
+      case ReadPolicy.TRAFFIC: interval = base * (1 - Math.min(1, receivedBytes / mem.config.journalBatchBytes)); break;
+      // Claim 4: a fuller own journal reads more slowly, leaving restore room to catch up.
+      case ReadPolicy.OWN_USAGE: interval = base * (1 + 4 * this.ownUsage(group)); break;
+      // Claim 5: a busier secondary reads more slowly.
+      case ReadPolicy.LOAD: interval = base * (1 + 4 * this.load()); break;
+      // Claim 6: a fuller primary journal is read sooner.
+      case ReadPolicy.PRIMARY_USAGE: interval = base * (1 - Math.min(1, mem.groups.f64(group, 'primary_usage'))); break;
+    }
+    mem.tasks[t + T.PHASE] = ReadPhase.WAIT;
+    if (interval <= 0) ready(this.ctx, t, ReadPhase.SEND);
+    else sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + interval);
+  }
+
+  private ownUsage(group: number): number {
+    const set = pointerSetOf(this.ctx, group, 0);
+    if (set < 0) return 0;
+    const p = this.ctx.mem.pointers;
+    loadGeometry(this.ctx, set, this.geometry);
+    return journalUsage(p.get(set, 'ui_newest'), p.get(set, 'ui_oldest'), p.get(set, 'wd_newest'), p.get(set, 'wd_oldest'), this.geometry);
+  }
+
+  /** This adapter's load: the share of its host-command tasks in use. */
+  private load(): number {
+    const { mem } = this.ctx;
+    let busy = 0;
+    for (let task = 0; task < mem.config.hostQueueDepth; task++) if (mem.tasks[taskWord(this.ctx, task) + T.STATE] !== TaskState.FREE) busy++;
+    return busy / mem.config.hostQueueDepth;
+  }
+
+  /** A read that failed: ask again with the retry flag after a growing back-off. */
+  private failed(t: number, group: number, why: string): void {
+    const { mem } = this.ctx;
+    const now = this.ctx.clock.nowMs();
+    const failures = mem.tasks[t + W_FAILURES]! + 1;
+    mem.tasks[t + W_FAILURES] = failures;
+    if (mem.groups.f64(group, 'failing_since_ms') === 0) {
+      mem.groups.setF64(group, 'failing_since_ms', now);
+      this.ctx.trace(`group ${group}: journal reads failing (${why})`);
+    }
+    mem.tasks[t + W_RETRY] = 1;
+    const base = Math.max(1, mem.groups.u32(group, 'read_interval_ms'));
+    const backoff = Math.min(BACKOFF_MAX_MS, base * 2 ** Math.min(failures, 16));
+    mem.tasks[t + T.PHASE] = ReadPhase.WAIT;
+    sleepUntil(this.ctx, t, now + backoff);
+  }
+
+  private healthy(t: number, group: number): void {
+    const { mem } = this.ctx;
+    if (mem.groups.f64(group, 'failing_since_ms') !== 0) {
+      this.ctx.trace(`group ${group}: journal reads answered again after ${mem.tasks[t + W_FAILURES]} failures`);
+      mem.groups.setF64(group, 'failing_since_ms', 0);
+    }
+    mem.tasks[t + W_FAILURES] = 0;
+  }
+
+  /** S940: the primary reports initial copy ended; the secondary's pairs become normal. */
+  private copyEnded(group: number): void {
+    const { mem } = this.ctx;
+    for (let i = 0; i < mem.groups.pairCount(group); i++) {
+      const pair = mem.groups.pairAt(group, i);
+      const state = mem.pairs.state(pair);
+      if (state === PairState.NOT_COPIED || state === PairState.COPYING) {
+        mem.pairs.setState(pair, PairState.NORMAL);
+        this.ctx.trace(`pair ${pair}: not-copied -> normal (initial copy ended, S940)`);
+      }
+    }
+  }
+
+  private txView(port: LinkPort): DataView {
+    let view = this.txViews.get(port);
+    if (!view) {
+      view = new DataView(port.staging.buffer, port.staging.byteOffset, port.staging.byteLength);
+      this.txViews.set(port, view);
+    }
+    return view;
+  }
+}

@@ -1,0 +1,42 @@
+// The wire format of connection path 200, above the hal's frame header (hal/link.ts): which
+// frame types exist and how each payload is laid out. One module, like a protocol header, so
+// both ends read the same table.
+//
+// JNLRD — journal read command (secondary -> primary, seed 000 §4.6, [0087], [0109])
+//  off size field
+//    0    4 group              the primary's group number A
+//    4    4 requester          the secondary's storage system number (selects its pointer set)
+//    8    4 request_id         echoed in the response
+//   12    1 retry              1 = resend the journals of the previous command (S1530)
+//   13    3 reserved
+//   16    4 max_journals       batching by count ([0105]); 0 = as many as fit
+//   20    4 max_bytes          batching by payload bytes
+//   24    8 reserved
+//
+// JNLRD_RESPONSE — journal read response (primary -> secondary)
+//  off size field
+//    0    4 request_id
+//    4    1 kind               ResponseKind: journals, no journal (S1560), group state (S1515/S1525), refused
+//    5    1 group_state        the primary group's state (GroupState)
+//    6    1 flags              bit 0: every primary pair of the group is 正常 (initial copy ended, S940)
+//    7    1 reserved
+//    8    4 count              journals that follow
+//   12    4 refusal            why a command was refused (RefusalReason)
+//   16    8 primary_usage      float64: the primary's journal usage 0..1 for this reader ([0113])
+//   24    8 next_number        float64: the primary group's next update number (lag display)
+//   32    …  journals          count x (64-byte update information + data_blocks x 512 bytes)
+
+export const Frame = { JNLRD: 1, JNLRD_RESPONSE: 2 } as const;
+
+export const JNLRD_BYTES = 32;
+export const JnlrdOff = { GROUP: 0, REQUESTER: 4, REQUEST_ID: 8, RETRY: 12, MAX_JOURNALS: 16, MAX_BYTES: 20 } as const;
+
+export const RESPONSE_HEADER_BYTES = 32;
+export const RespOff = { REQUEST_ID: 0, KIND: 4, GROUP_STATE: 5, FLAGS: 6, COUNT: 8, REFUSAL: 12, PRIMARY_USAGE: 16, NEXT_NUMBER: 24 } as const;
+export const ResponseKind = { JOURNALS: 1, NO_JOURNAL: 2, GROUP_STATE: 3, REFUSED: 4 } as const;
+export const RESPONSE_FLAG_COPY_COMPLETE = 1;
+export const RefusalReason = { NONE: 0, MALFORMED: 1, NOT_A_READER: 2, UNKNOWN_GROUP: 3, CORRUPT_JOURNAL: 4 } as const;
+export const REFUSAL_TEXT = ['none', 'malformed journal read command', 'requester is not a reader of this group', 'group is not a primary group here', 'journal data failed its checksum on the primary'] as const;
+
+/** Bytes of one update information inside a response. */
+export const WIRE_UPDATE_INFO_BYTES = 64;

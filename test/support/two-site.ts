@@ -1,0 +1,226 @@
+// Remote-copy test topologies: a primary (system 1) and one or more secondaries (2, 3, ...), each
+// with two small data volumes and a journal volume, linked one to one, set up through the
+// maintenance ports in the seed's order (S900 group, S910 pairs, S920 journal volume, S930 start).
+//
+// The history writer issues host writes one at a time and records them. Every block a write
+// carries is stamped: word 0 = the write's sequence number, word 1 = volume, word 2 = block,
+// the rest a pattern of those — so reading a block tells exactly which write (if any) it holds.
+// The checker uses that to prove prefix consistency: a secondary image is consistent iff there is
+// a k such that every block equals the last of writes 1..k that touched it.
+
+import { expect } from 'vitest';
+import { BLOCK_BYTES, DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
+import type { GroupOptions } from '../../firmware/copy-commands.ts';
+import type { MaintResult } from '../../firmware/maintenance.ts';
+import { Topology, type LinkSpec } from '../../tools/topology.ts';
+import type { StorageSystem } from '../../tools/system.ts';
+
+export const VOLUME_BLOCKS = 512; // 256 KiB data volumes
+export const JOURNAL_BLOCKS = 1024; // 512 KiB journal volumes
+export const DATA_VOLUMES = [1, 2] as const;
+export const JOURNAL_VOLUME = 3;
+
+export function siteConfig(system: number, peers: number[], overrides: Partial<SystemConfig> = {}): SystemConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    systemNumber: system,
+    name: `system${system}`,
+    channelAdapters: 2,
+    diskAdapters: 1,
+    cacheBytes: 32 * 16384,
+    slotBytes: 16384,
+    hostQueueDepth: 8,
+    maxTransferBytes: 32 * 1024,
+    mailboxCapacity: 32,
+    journalBatchBytes: 128 * 1024,
+    drives: [{ number: 0, kind: 'memory', blockCount: 4096 }],
+    volumes: [
+      { number: 1, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 0 },
+      { number: 2, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 1024 },
+      { number: 3, format: 'OPEN3', capacityBlocks: JOURNAL_BLOCKS, drive: 0, startBlock: 2048 },
+    ],
+    links: peers.map((peer, i) => ({ number: i + 1, peerSystem: peer, adapter: i % 2 })),
+    ...overrides,
+  };
+}
+
+export function ok<T>(r: MaintResult<T>): MaintResult<T> {
+  if (r.status !== 'ok') throw new Error(`maintenance command rejected: ${r.reason}`);
+  return r;
+}
+
+export interface SiteOptions {
+  runtime: 'threaded' | 'deterministic';
+  seed?: number;
+  secondaries?: number;
+  primaryGroup?: Partial<GroupOptions>;
+  secondaryGroup?: Partial<GroupOptions>;
+  overrides?: Partial<SystemConfig>;
+  /** Skip S930 (start) so a test can write before copying starts. */
+  start?: boolean;
+  trace?: string[];
+}
+
+export interface Sites {
+  topo: Topology;
+  primary: StorageSystem;
+  secondaries: StorageSystem[];
+  history: History;
+  start(): void;
+}
+
+export async function bootSites(o: SiteOptions): Promise<Sites> {
+  const n = o.secondaries ?? 1;
+  const secondaryNumbers = Array.from({ length: n }, (_, i) => i + 2);
+  const configs = [siteConfig(1, secondaryNumbers, o.overrides), ...secondaryNumbers.map((s) => siteConfig(s, [1], o.overrides))];
+  const links: LinkSpec[] = secondaryNumbers.map((s, i) => ({ a: { system: 1, link: i + 1 }, b: { system: s, link: 1 }, ringBytes: 1024 * 1024 }));
+  const topo = await Topology.boot(configs, links, { runtime: o.runtime, seed: o.seed ?? 1, ...(o.trace ? { trace: (l: string) => o.trace!.push(l) } : {}) });
+  const primary = topo.system(1);
+  const secondaries = secondaryNumbers.map((s) => topo.system(s));
+  ok(primary.copy.createGroup(1, { role: 'primary', ...o.primaryGroup }));
+  for (const s of secondaries) ok(s.copy.createGroup(1, { role: 'secondary', partnerSystem: 1, partnerGroup: 1, link: 1, ...o.secondaryGroup }));
+  for (const v of DATA_VOLUMES) {
+    ok(primary.copy.registerPair(1, { primaryVolume: v, secondarySystem: secondaryNumbers[0]!, secondaryVolume: v }));
+    for (const s of secondaries) ok(s.copy.registerPair(1, { primarySystem: 1, primaryVolume: v, secondaryVolume: v }));
+  }
+  ok(primary.copy.registerJournalVolume(1, JOURNAL_VOLUME));
+  for (const s of secondaries) ok(s.copy.registerJournalVolume(1, JOURNAL_VOLUME));
+  const sites: Sites = {
+    topo, primary, secondaries, history: new History(primary),
+    start() {
+      for (const s of secondaries) ok(s.copy.startCopy(1));
+      ok(primary.copy.startCopy(1, { readers: secondaryNumbers }));
+    },
+  };
+  if (o.start !== false) sites.start();
+  return sites;
+}
+
+/** Fills `blocks` stamped blocks for write `seq` of (volume, block). */
+export function stamp(seq: number, volume: number, block: number, blocks: number): Uint8Array {
+  const out = new Uint8Array(blocks * BLOCK_BYTES);
+  const words = new Int32Array(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    const w = b * 128;
+    words[w] = seq;
+    words[w + 1] = volume;
+    words[w + 2] = block + b;
+    for (let k = 3; k < 128; k++) words[w + k] = (Math.imul(seq, 0x9e3779b1) ^ Math.imul(block + b, 0x85ebca6b) ^ Math.imul(k, 0xc2b2ae35) ^ volume) | 0;
+  }
+  return out;
+}
+
+export interface WriteRecord {
+  seq: number;
+  volume: number;
+  block: number;
+  blocks: number;
+}
+
+export class History {
+  readonly writes: WriteRecord[] = [];
+  private rng = 12345;
+
+  constructor(private readonly primary: StorageSystem) {}
+
+  private rand(n: number): number {
+    this.rng ^= this.rng << 13; this.rng >>>= 0;
+    this.rng ^= this.rng >>> 17;
+    this.rng ^= this.rng << 5; this.rng >>>= 0;
+    return this.rng % n;
+  }
+
+  /** One acknowledged host write of 1..maxBlocks stamped blocks at a random place. */
+  async writeRandom(maxBlocks = 16): Promise<WriteRecord> {
+    const volume = DATA_VOLUMES[this.rand(DATA_VOLUMES.length)]!;
+    const blocks = 1 + this.rand(maxBlocks);
+    const block = this.rand(VOLUME_BLOCKS - blocks + 1);
+    return this.write(volume, block, blocks);
+  }
+
+  async write(volume: number, block: number, blocks: number): Promise<WriteRecord> {
+    const seq = this.writes.length + 1;
+    await this.primary.host.writeOk(seq % 2, volume, block, stamp(seq, volume, block, blocks));
+    const record = { seq, volume, block, blocks };
+    this.writes.push(record);
+    return record;
+  }
+
+  /** The seq each block of a volume holds after writes 1..k (0 = never written). */
+  imageAt(k: number): Map<number, Int32Array> {
+    const image = new Map<number, Int32Array>();
+    for (const v of DATA_VOLUMES) image.set(v, new Int32Array(VOLUME_BLOCKS));
+    for (let i = 0; i < k; i++) {
+      const w = this.writes[i]!;
+      image.get(w.volume)!.fill(w.seq, w.block, w.block + w.blocks);
+    }
+    return image;
+  }
+}
+
+/** Reads every block of the data volumes of a system (through its host port). */
+export async function readVolumes(system: StorageSystem): Promise<Map<number, Uint8Array>> {
+  const out = new Map<number, Uint8Array>();
+  for (const v of DATA_VOLUMES) {
+    const bytes = new Uint8Array(VOLUME_BLOCKS * BLOCK_BYTES);
+    const chunk = 32 * 1024;
+    for (let at = 0; at < bytes.byteLength; at += chunk) bytes.set(await system.host.readOk(0, v, at / BLOCK_BYTES, chunk), at);
+    out.set(v, bytes);
+  }
+  return out;
+}
+
+/**
+ * Checks that `volumes` equal the primary's image after writes 1..k for some k (every stamp
+ * intact, every block the last of 1..k to touch it), and returns that k.
+ */
+export function prefixOf(history: History, volumes: Map<number, Uint8Array>): number {
+  let k = 0;
+  const seqs = new Map<number, Int32Array>();
+  for (const [v, bytes] of volumes) {
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const s = new Int32Array(VOLUME_BLOCKS);
+    for (let b = 0; b < VOLUME_BLOCKS; b++) {
+      const seq = words[b * 128]!;
+      if (seq !== 0) {
+        const expected = stamp(seq, v, b, 1);
+        const got = bytes.subarray(b * BLOCK_BYTES, (b + 1) * BLOCK_BYTES);
+        expect(Buffer.compare(Buffer.from(got), Buffer.from(expected)), `volume ${v} block ${b}: a damaged or misplaced block (claims write ${seq})`).toBe(0);
+      } else {
+        expect(bytes.subarray(b * BLOCK_BYTES, (b + 1) * BLOCK_BYTES).every((x) => x === 0), `volume ${v} block ${b}: neither zero nor a stamped block`).toBe(true);
+      }
+      s[b] = seq;
+      if (seq > k) k = seq;
+    }
+    seqs.set(v, s);
+  }
+  const image = history.imageAt(k);
+  for (const [v, s] of seqs) {
+    const want = image.get(v)!;
+    for (let b = 0; b < VOLUME_BLOCKS; b++) {
+      expect(s[b], `volume ${v} block ${b}: holds write ${s[b]}, but the image after writes 1..${k} has write ${want[b]} there`).toBe(want[b]);
+    }
+  }
+  return k;
+}
+
+/** Pauses restore at a journal boundary, reads the secondary's image, checks it, resumes. */
+export async function checkPrefix(sites: Sites, secondary: StorageSystem): Promise<number> {
+  ok(secondary.copy.pauseRestore(1, true));
+  await sites.topo.until(() => secondary.copy.pauseRestore(1, true).data!.atBoundary, 'restore paused at a journal boundary');
+  const k = prefixOf(sites.history, await readVolumes(secondary));
+  ok(secondary.copy.pauseRestore(1, false));
+  return k;
+}
+
+/** Waits until the secondary has restored every journal the primary created, then compares. */
+export async function converge(sites: Sites, secondary: StorageSystem, what = 'convergence'): Promise<void> {
+  await sites.topo.until(() => sites.primary.copy.groupStatus(1).data!.pairs.every((p) => p.state === 'normal'), `${what}: primary pairs normal`, { steps: 50_000_000, ms: 60_000 });
+  const target = sites.primary.copy.groupStatus(1).data!.nextUpdateNumber - 1;
+  await sites.topo.until(() => secondary.copy.groupStatus(1).data!.restoredNumber >= target, `${what}: secondary restored ${target}`, { steps: 50_000_000, ms: 60_000 });
+  const a = await readVolumes(sites.primary);
+  const b = await readVolumes(secondary);
+  for (const v of DATA_VOLUMES) {
+    expect(Buffer.compare(Buffer.from(a.get(v)!), Buffer.from(b.get(v)!)), `${what}: volume ${v} differs between primary and secondary`).toBe(0);
+  }
+}

@@ -1,0 +1,104 @@
+// Topology: several storage systems and the links between them, booted together on one runtime
+// (the threaded runtime, or one deterministic runtime shared by every system so the whole
+// topology steps in one seeded interleaving). Each link is one LinkBuffer whose two sides belong
+// to the two systems; the firmware on each side sees only its own LinkEndpoint.
+
+import { LinkBuffer, LinkEndpoint } from '../hal/link.ts';
+import { VirtualClock } from '../hal/clock.ts';
+import { DeterministicRuntime } from '../hal/runtime/deterministic.ts';
+import type { LinkAttachment } from '../hal/runtime/threaded.ts';
+import type { SystemConfig } from '../firmware/config.ts';
+import { StorageSystem, type BootOptions } from './system.ts';
+
+export interface LinkSpec {
+  /** (system number, link number) of each end. */
+  a: { system: number; link: number };
+  b: { system: number; link: number };
+  /** Ring bytes per direction; must hold two of the largest frames. */
+  ringBytes?: number;
+}
+
+export interface TopologyOptions {
+  runtime: 'threaded' | 'deterministic';
+  seed?: number;
+  trace?: (line: string) => void;
+  faults?: boolean;
+}
+
+export const DEFAULT_LINK_RING_BYTES = 4 * 1024 * 1024;
+
+export class Topology {
+  private constructor(
+    readonly systems: Map<number, StorageSystem>,
+    readonly links: Array<{ spec: LinkSpec; buffer: SharedArrayBuffer; control: LinkEndpoint }>,
+    readonly deterministic: DeterministicRuntime | null,
+  ) {}
+
+  static async boot(configs: SystemConfig[], links: LinkSpec[], o: TopologyOptions): Promise<Topology> {
+    const attachments = new Map<number, LinkAttachment[]>();
+    const made: Array<{ spec: LinkSpec; buffer: SharedArrayBuffer; control: LinkEndpoint }> = [];
+    const runtime = o.runtime === 'deterministic' ? new DeterministicRuntime(o.seed ?? 1, new VirtualClock()) : null;
+    for (const spec of links) {
+      for (const end of [spec.a, spec.b]) {
+        const config = configs.find((c) => c.systemNumber === end.system);
+        if (!config) throw new Error(`link between systems ${spec.a.system} and ${spec.b.system}: system ${end.system} is not in the topology`);
+        if (!config.links.some((l) => l.number === end.link)) throw new Error(`system ${end.system} has no link ${end.link} in its configuration`);
+      }
+      const buffer = LinkBuffer.allocate(spec.ringBytes ?? DEFAULT_LINK_RING_BYTES);
+      const list = (n: number): LinkAttachment[] => attachments.get(n) ?? (attachments.set(n, []), attachments.get(n)!);
+      list(spec.a.system).push({ number: spec.a.link, buffer, side: 0 });
+      list(spec.b.system).push({ number: spec.b.link, buffer, side: 1 });
+      // A control handle for cutting, delaying and restoring the link; it never sends or receives.
+      made.push({ spec, buffer, control: new LinkEndpoint(buffer, 0, runtime?.clock ?? { nowMs: () => Date.now() }) });
+    }
+    const systems = new Map<number, StorageSystem>();
+    for (const config of configs) {
+      const boot: BootOptions = { runtime: o.runtime, links: attachments.get(config.systemNumber) ?? [] };
+      if (runtime) boot.deterministic = runtime;
+      if (o.trace) boot.trace = o.trace;
+      if (o.faults) boot.faults = true;
+      systems.set(config.systemNumber, await StorageSystem.boot(config, boot));
+    }
+    return new Topology(systems, made, runtime);
+  }
+
+  system(number: number): StorageSystem {
+    const s = this.systems.get(number);
+    if (!s) throw new Error(`system ${number} is not in the topology`);
+    return s;
+  }
+
+  /** The control handle of the link between two systems (cut, restore, setDelay). */
+  link(systemA: number, systemB: number): LinkEndpoint {
+    const l = this.links.find((x) => (x.spec.a.system === systemA && x.spec.b.system === systemB) || (x.spec.a.system === systemB && x.spec.b.system === systemA));
+    if (!l) throw new Error(`no link between systems ${systemA} and ${systemB}`);
+    return l.control;
+  }
+
+  /** Waits for a condition: steps the deterministic runtime, or polls in real time. */
+  async until(condition: () => boolean, what: string, limit: { steps?: number; ms?: number } = {}): Promise<void> {
+    if (this.deterministic) {
+      this.deterministic.runUntil(condition, limit.steps ?? 20_000_000, what);
+      return;
+    }
+    const deadline = Date.now() + (limit.ms ?? 30_000);
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`${what} not reached within ${limit.ms ?? 30_000} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  /** Moves time forward by `ms` (virtual in the deterministic runtime, real otherwise). */
+  async pass(ms: number): Promise<void> {
+    if (this.deterministic) {
+      const end = this.deterministic.clock.nowMs() + ms;
+      this.deterministic.runUntil(() => this.deterministic!.clock.nowMs() >= end, 50_000_000, `${ms} ms of virtual time`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  async powerOff(): Promise<void> {
+    for (const s of this.systems.values()) await s.powerOff();
+  }
+}
