@@ -4,6 +4,7 @@
 // to the two systems; the firmware on each side sees only its own LinkEndpoint.
 
 import { LinkBuffer, LinkEndpoint } from '../hal/link.ts';
+import { TcpLinkBridge } from '../hal/link-tcp.ts';
 import { VirtualClock } from '../hal/clock.ts';
 import { DeterministicRuntime } from '../hal/runtime/deterministic.ts';
 import type { LinkAttachment } from '../hal/runtime/threaded.ts';
@@ -20,6 +21,12 @@ export interface LinkSpec {
 
 export interface TopologyOptions {
   runtime: 'threaded' | 'deterministic';
+  /**
+   * How links are carried: 'memory' — one shared LinkBuffer per link; 'tcp' — each system has
+   * its own LinkBuffer and a TCP bridge on 127.0.0.1 joins the two, exactly as when each system
+   * runs in its own process (threaded runtime only: the bridges need real time).
+   */
+  transport?: 'memory' | 'tcp';
   seed?: number;
   trace?: (line: string) => void;
   faults?: boolean;
@@ -32,12 +39,16 @@ export class Topology {
     readonly systems: Map<number, StorageSystem>,
     readonly links: Array<{ spec: LinkSpec; buffer: SharedArrayBuffer; control: LinkEndpoint }>,
     readonly deterministic: DeterministicRuntime | null,
+    private readonly bridges: TcpLinkBridge[],
   ) {}
 
   static async boot(configs: SystemConfig[], links: LinkSpec[], o: TopologyOptions): Promise<Topology> {
     const attachments = new Map<number, LinkAttachment[]>();
     const made: Array<{ spec: LinkSpec; buffer: SharedArrayBuffer; control: LinkEndpoint }> = [];
     const runtime = o.runtime === 'deterministic' ? new DeterministicRuntime(o.seed ?? 1, new VirtualClock()) : null;
+    const tcp = o.transport === 'tcp';
+    if (tcp && runtime) throw new Error('TCP links need real time: use the threaded runtime');
+    const bridges: TcpLinkBridge[] = [];
     for (const spec of links) {
       for (const end of [spec.a, spec.b]) {
         const config = configs.find((c) => c.systemNumber === end.system);
@@ -47,7 +58,17 @@ export class Topology {
       const buffer = LinkBuffer.allocate(spec.ringBytes ?? DEFAULT_LINK_RING_BYTES);
       const list = (n: number): LinkAttachment[] => attachments.get(n) ?? (attachments.set(n, []), attachments.get(n)!);
       list(spec.a.system).push({ number: spec.a.link, buffer, side: 0 });
-      list(spec.b.system).push({ number: spec.b.link, buffer, side: 1 });
+      if (tcp) {
+        // System b gets a buffer of its own; the two buffers are joined over a socket.
+        const other = LinkBuffer.allocate(spec.ringBytes ?? DEFAULT_LINK_RING_BYTES);
+        list(spec.b.system).push({ number: spec.b.link, buffer: other, side: 0 });
+        const listener = await TcpLinkBridge.listen(buffer, { host: '127.0.0.1', port: 0, firmwareSide: 0 });
+        const connector = TcpLinkBridge.connect(other, { host: '127.0.0.1', port: listener.port, firmwareSide: 0, retryMs: 50 });
+        bridges.push(listener, connector);
+        await connector.waitConnected(10_000);
+      } else {
+        list(spec.b.system).push({ number: spec.b.link, buffer, side: 1 });
+      }
       // A control handle for cutting, delaying and restoring the link; it never sends or receives.
       made.push({ spec, buffer, control: new LinkEndpoint(buffer, 0, runtime?.clock ?? { nowMs: () => Date.now() }) });
     }
@@ -59,7 +80,7 @@ export class Topology {
       if (o.faults) boot.faults = true;
       systems.set(config.systemNumber, await StorageSystem.boot(config, boot));
     }
-    return new Topology(systems, made, runtime);
+    return new Topology(systems, made, runtime, bridges);
   }
 
   system(number: number): StorageSystem {
@@ -100,5 +121,6 @@ export class Topology {
 
   async powerOff(): Promise<void> {
     for (const s of this.systems.values()) await s.powerOff();
+    for (const b of this.bridges) await b.close();
   }
 }

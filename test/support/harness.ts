@@ -15,6 +15,8 @@ import { DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
 import type { DiskAdapter } from '../../firmware/disk-adapter.ts';
 import type { ControlMemory } from '../../firmware/layout.ts';
 import { MaintenancePort } from '../../firmware/maintenance.ts';
+import { CopyCommands } from '../../firmware/copy-commands.ts';
+import { LinkBuffer, LinkEndpoint } from '../../hal/link.ts';
 
 /** A small system: 2 CAs, 1 DA, 16 cache slots of 4 KiB (8 sectors), 3 volumes of 64 blocks... */
 export function smallConfig(overrides: Partial<SystemConfig> = {}): SystemConfig {
@@ -55,6 +57,10 @@ export interface Harness {
   ca: ChannelAdapter[];
   da: DiskAdapter[];
   trace: string[];
+  /** The remote-copy commands of the maintenance port. */
+  copy: CopyCommands;
+  /** Far ends of the configured links, by link number (the test plays the other system). */
+  peers: Map<number, LinkEndpoint>;
   /** Claims a slot on `port`, writes data, submits; returns the slot. */
   submit(port: number, opcode: number, volume: number, lba: number, byteLength: number, data?: Uint8Array): number;
   /** Steps every processor round-robin until the slot completes (bounded), then returns and releases. */
@@ -65,8 +71,14 @@ export interface Harness {
   round(): number;
 }
 
+/**
+ * A formatted system whose configured links (overrides.links) are connected to test-owned
+ * endpoints: `peers.get(link)` is the far end, on which a test plays the other storage system.
+ */
 export function freshSystem(overrides: Partial<SystemConfig> = {}): Harness {
   const config = smallConfig(overrides);
+  const linkEndpoints = new Map<number, LinkEndpoint>();
+  const peers = new Map<number, LinkEndpoint>();
   const shared = allocateSystem(config);
   const clock = new VirtualClock();
   const mem = formatSystem(shared, clock.nowMs());
@@ -81,13 +93,19 @@ export function freshSystem(overrides: Partial<SystemConfig> = {}): Harness {
     drives.set(d.number, new FaultyDrive(new MemoryDrive(buffer, d.blockCount), control));
   }
   const trace: string[] = [];
+  for (const link of config.links) {
+    const buffer = LinkBuffer.allocate(4 * 1024 * 1024);
+    linkEndpoints.set(link.number, new LinkEndpoint(buffer, 0, clock));
+    peers.set(link.number, new LinkEndpoint(buffer, 1, clock));
+  }
   const processors = Array.from({ length: config.channelAdapters + config.diskAdapters }, (_, processorId) =>
-    attachProcessor({ processorId, shared, drives, clock, trace: (line) => trace.push(line), singleThreaded: true }));
+    attachProcessor({ processorId, shared, drives, links: linkEndpoints, clock, trace: (line) => trace.push(line), singleThreaded: true }));
   const ca = processors.filter((p) => p.kind === 'channel-adapter') as ChannelAdapter[];
   const da = processors.filter((p) => p.kind === 'disk-adapter') as DiskAdapter[];
   const ports = attachHostPorts(shared, mem.doorbells);
   const h: Harness = {
     config, shared, mem, cache: new Cache(mem), clock, ports, maintenance: new MaintenancePort(mem), driveBytes, faults, ca, da, trace,
+    copy: new CopyCommands(mem, () => clock.nowMs(), (line) => trace.push(line)), peers,
     submit(port, opcode, volume, lba, byteLength, data) {
       const slot = ports.claim(port);
       if (slot < 0) throw new Error(`port ${port} has no free slot`);
