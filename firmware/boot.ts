@@ -8,6 +8,7 @@
 import type { Clock } from '../hal/clock.ts';
 import type { Drive } from '../hal/drive.ts';
 import { HostPorts } from '../hal/host-port.ts';
+import { readRegionTable } from '../hal/shared-memory.ts';
 import { Doorbells } from '../hal/doorbell.ts';
 import { Cache } from './cache.ts';
 import { ChannelAdapter } from './channel-adapter.ts';
@@ -15,7 +16,7 @@ import { validateConfig, type SystemConfig } from './config.ts';
 import { DiskAdapter } from './disk-adapter.ts';
 import { ControlMemory, RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SYSTEM_RECORD_BYTES, SystemWord } from './layout.ts';
 import type { LinkPort, Platform, Processor } from './platform.ts';
-import { VolumeState } from './structs/volume-info.ts';
+import { NO_DRIVE, VolumeState } from './structs/volume-info.ts';
 
 /** Everything a processor of one storage system shares with the others; structured-cloneable. */
 export interface SystemShared {
@@ -23,6 +24,18 @@ export interface SystemShared {
   control: SharedArrayBuffer;
   cache: SharedArrayBuffer;
   host: SharedArrayBuffer;
+  /**
+   * Other systems whose host ports this one writes to (synchronous pairs, seed 000 embodiment
+   * 2): the connection an upstream system has to its primary's target port.
+   */
+  remotes?: Array<{ system: number; shared: SystemShared }>;
+}
+
+/** The host ports of another system, from its shared buffers alone (its doorbells by region name). */
+export function attachRemoteHostPorts(remote: SystemShared): HostPorts {
+  const region = readRegionTable(remote.control).regions.find((r) => r.name === 'doorbells');
+  if (!region) throw new Error(`system ${remote.config.systemNumber}: control memory has no doorbell region`);
+  return attachHostPorts(remote, new Doorbells(remote.control, region.byteOffset, region.recordCount));
 }
 
 export interface AttachServices {
@@ -67,7 +80,7 @@ export function formatSystem(shared: SystemShared, nowMs: number): ControlMemory
   mem.doorbells.format();
   new Cache(mem).format();
   for (const v of config.volumes) {
-    mem.volumes.define(v.number, v.format ?? 'OPEN', v.capacityBlocks, v.drive, v.startBlock, v.state === 'unused' ? VolumeState.UNUSED : VolumeState.NORMAL);
+    mem.volumes.define(v.number, v.format ?? 'OPEN', v.capacityBlocks, v.virtual ? NO_DRIVE : v.drive, v.virtual ? 0 : v.startBlock, v.state === 'unused' ? VolumeState.UNUSED : VolumeState.NORMAL);
   }
   attachHostPorts(shared, mem.doorbells).format();
   new DataView(shared.control, mem.regions.get(RegionId.SYSTEM)!.byteOffset, SYSTEM_RECORD_BYTES).setFloat64(SYSTEM_BOOT_MS_OFFSET, nowMs, true);
@@ -86,6 +99,7 @@ export function attachProcessor(services: AttachServices): Processor {
     hostPorts: attachHostPorts(shared, mem.doorbells),
     drives: services.drives,
     links: services.links ?? new Map(),
+    remotePorts: new Map((shared.remotes ?? []).map((r) => [r.system, attachRemoteHostPorts(r.shared)] as const)),
     clock: services.clock,
     trace: services.trace,
   };

@@ -73,6 +73,7 @@ export class ChannelAdapter implements Processor {
       stats,
       taskBase: this.processorId * this.taskCount * TASK_WORDS,
       links: platform.links,
+      remotePorts: platform.remotePorts,
       trace: platform.trace,
       io,
       journals: new JournalCreation(mem, platform.trace),

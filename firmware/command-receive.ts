@@ -19,6 +19,7 @@ import { Journal, JournalCreation, UI_SLOT_BYTES, type Reservation } from './jou
 import { encodeUpdateInfo } from './structs/update-info-codec.ts';
 import { crc32c } from '../hal/crc32c.ts';
 import { NO_DRIVE, VolumeState } from './structs/volume-info.ts';
+import { PairState } from './structs/pair-info.ts';
 import type { Clock } from '../hal/clock.ts';
 
 /** Outcome of running a task once. */
@@ -30,11 +31,14 @@ export interface AdapterContext extends IoContext {
   readonly clock: Clock;
   /** Shared with the adapter's remote-copy processes when present. */
   readonly journals?: JournalCreation;
+  /** Host ports of other storage systems this system writes to (synchronous pairs), by system number. */
+  readonly remotePorts?: ReadonlyMap<number, HostPorts>;
+  readonly trace?: (line: string) => void;
   readonly io?: CacheIo;
 }
 
 /** Phases of a host write task. */
-const WritePhase = { DATA: 0, JOURNAL_DATA: 1, JOURNAL_UI: 2 } as const;
+const WritePhase = { DATA: 0, JOURNAL_DATA: 1, JOURNAL_UI: 2, REMOTE_SEND: 3, REMOTE_WAIT: 4 } as const;
 
 export class CommandReceive {
   private readonly hit = { value: false };
@@ -145,7 +149,50 @@ export class CommandReceive {
       if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
       return this.writeDone(task, t);
     }
+    const phase2 = this.tasks[t + T.PHASE]!;
+    if (phase2 === WritePhase.REMOTE_SEND || phase2 === WritePhase.REMOTE_WAIT) return this.forward(task, t);
     return this.journalCopy(task, t);
+  }
+
+  /**
+   * A synchronous pair (seed 000 embodiment 2, [0144] "as in the prior art"): the write goes to
+   * the secondary system's host port as an ordinary write, and the host is answered when it
+   * completes. If it cannot be delivered the pair is suspended (its bitmap remembers the write)
+   * and the host still gets GOOD: the data is safe here ("fence level never").
+   */
+  private forward(task: number, t: number): number {
+    const { mem } = this.ctx;
+    const pair = this.tasks[t + T.PAIR]!;
+    const ports = this.ctx.remotePorts?.get(mem.pairs.secondarySystem(pair));
+    const byteLength = this.tasks[t + T.BYTE_LENGTH]!;
+    if (!ports || mem.pairs.state(pair) !== PairState.NORMAL || byteLength > ports.geometry.maxTransferBytes) {
+      this.suspendSync(pair, t, ports ? 'the secondary cannot take the write' : `system ${mem.pairs.secondarySystem(pair)} is not reachable`);
+      return this.writeDone(task, t);
+    }
+    const port = this.ctx.processorId % ports.geometry.portCount;
+    if (this.tasks[t + T.PHASE] === WritePhase.REMOTE_SEND) {
+      const slot = ports.claim(port);
+      if (slot < 0) return this.wait(t, TaskWait.RESPONSE, Stat.SLOT_BUSY_WAITS, false);
+      ports.bytes.set(this.ctx.ports.bytes.subarray(this.hostWord(t) << 2, (this.hostWord(t) << 2) + byteLength), ports.dataOffset(port, slot));
+      ports.submit(port, slot, HostOp.WRITE, mem.pairs.secondaryVolume(pair), this.tasks[t + T.LBA]!, byteLength, task, this.ctx.clock.nowMs());
+      this.tasks[t + T.AUX1] = slot;
+      this.tasks[t + T.PHASE] = WritePhase.REMOTE_WAIT;
+    }
+    const slot = this.tasks[t + T.AUX1]!;
+    if (!ports.isComplete(port, slot)) return this.wait(t, TaskWait.RESPONSE, Stat.SLOT_BUSY_WAITS, false);
+    const result = ports.result(port, slot);
+    ports.release(port, slot);
+    if (result.status !== ScsiStatus.GOOD) this.suspendSync(pair, t, `the secondary answered: ${result.reasonText}`);
+    return this.writeDone(task, t);
+  }
+
+  private suspendSync(pair: number, t: number, why: string): void {
+    const { mem } = this.ctx;
+    if (mem.pairs.state(pair) === PairState.NORMAL) {
+      mem.pairs.setState(pair, PairState.ABNORMAL);
+      this.ctx.trace?.(`pair ${pair}: normal -> abnormal (synchronous copy failed: ${why})`);
+    }
+    this.journals.suspendedWrite(mem.pairs.primaryVolume(pair), this.tasks[t + T.LBA]!, this.tasks[t + T.BYTE_LENGTH]! / BLOCK_BYTES);
   }
 
   /**
@@ -190,6 +237,11 @@ export class CommandReceive {
     for (let i = 0; i < held; i++) {
       cache.unlockSlot(this.heldSlots[i]!);
       cache.unpin(this.heldSlots[i]!);
+    }
+    if (outcome === Journal.FORWARD) {
+      this.tasks[t + T.PAIR] = pair;
+      this.tasks[t + T.PHASE] = WritePhase.REMOTE_SEND;
+      return this.forward(task, t);
     }
     if (outcome !== Journal.RESERVED) return this.writeDone(task, t); // S1270: no journal for this write
     // S1360: the journal's write data and update information go to the journal volume next.

@@ -20,6 +20,11 @@ export interface VolumeConfig {
   startBlock: number;
   /** Volumes are defined normal (正常) unless said otherwise. */
   state?: 'normal' | 'unused';
+  /**
+   * A volume with no storage behind it (seed 000 embodiment 3): writes only make journals,
+   * reads are refused. drive and startBlock are ignored.
+   */
+  virtual?: boolean;
 }
 
 /** A link (connection path 200) to another storage system, served by one channel adapter. */
@@ -161,7 +166,9 @@ export function validateConfig(config: SystemConfig): SystemConfig {
     }
     if (v.state !== undefined && v.state !== 'normal' && v.state !== 'unused') p.push(`${where}.state: '${String(v.state)}' must be 'normal' or 'unused'`);
     const drive = drives.get(v.drive);
-    if (!drive) p.push(`${where}.drive: drive ${v.drive} is not defined`);
+    if (v.virtual === true) {
+      // No storage: nothing to place on a drive.
+    } else if (!drive) p.push(`${where}.drive: drive ${v.drive} is not defined`);
     else if (!isCount(v.startBlock, 0, 2 ** 32 - 1) || v.startBlock + v.capacityBlocks > drive.blockCount) {
       p.push(`${where}: blocks ${v.startBlock}..${v.startBlock + v.capacityBlocks - 1} do not fit on drive ${v.drive} of ${drive.blockCount} blocks`);
     } else {

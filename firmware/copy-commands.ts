@@ -23,7 +23,7 @@ import {
 } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
 import { GROUP_SERVICE_TASKS, GroupService, TaskState } from './structs/task.ts';
-import { VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
+import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 import { TaskWord as T } from './structs/task.ts';
 
 export interface GroupOptions {
@@ -212,7 +212,7 @@ export class CopyCommands {
    * reader (`readers`, or the secondary systems of the pairs), initial copy starts. On a
    * secondary: journal read 240 and restore 250 start.
    */
-  startCopy(group: number, o: { readers?: number[] } = {}): MaintResult {
+  startCopy(group: number, o: { readers?: number[]; noCopy?: boolean } = {}): MaintResult {
     const { mem } = this;
     const g = this.usedGroup(group);
     if (g) return rejected(g);
@@ -221,6 +221,13 @@ export class CopyCommands {
     if (mem.groups.pairCount(group) === 0 && mem.groups.role(group) === GroupRole.PRIMARY) return rejected(`group ${group} has no pairs (S910 first)`);
     if (mem.groups.hasFlag(group, GroupFlag.COPY_STARTED)) return rejected(`group ${group} is already copying`);
     const primary = mem.groups.role(group) === GroupRole.PRIMARY;
+    if (primary && !o.noCopy) {
+      // Seed 000 §7.3: initial copy cannot read a volume without storage.
+      for (let i = 0; i < mem.groups.pairCount(group); i++) {
+        const v = mem.pairs.primaryVolume(mem.groups.pairAt(group, i));
+        if (mem.volumes.driveNumber(v) === NO_DRIVE) return rejected(`primary volume ${v} has no storage, so initial copy cannot read it; start with noCopy when the secondary already holds the same data`);
+      }
+    }
     let readers: number[] = [];
     if (primary) {
       readers = o.readers ?? [...new Set(Array.from({ length: mem.groups.pairCount(group) }, (_, i) => mem.pairs.secondarySystem(mem.groups.pairAt(group, i))))];
@@ -243,7 +250,16 @@ export class CopyCommands {
           mem.pointers.initialise(template + r, group, reader, jv, ui, capacity, mem.groups.updateNumber(group));
           mem.pointers.set(template + r, 'last_read_ms', this.nowMs());
         });
-        for (let i = 0; i < mem.groups.pairCount(group); i++) mem.pairs.setCopiedBlocks(mem.groups.pairAt(group, i), 0);
+        for (let i = 0; i < mem.groups.pairCount(group); i++) {
+          const pair = mem.groups.pairAt(group, i);
+          mem.pairs.setCopiedBlocks(pair, 0);
+          if (o.noCopy) {
+            // No initial copy: the operator vouches that both sides already hold the same data.
+            mem.pairs.setState(pair, PairState.NORMAL);
+            mem.pairs.setCopiedBlocks(pair, mem.volumes.capacityBlocks(mem.pairs.primaryVolume(pair)));
+            this.trace(`pair ${pair}: not-copied -> normal (started without initial copy)`);
+          }
+        }
         InitialCopy.start(mem.tasks, mem.taskWord(adapter, base + GroupService.INITIAL_COPY), group);
         this.trace(`group ${group}: copy started for readers ${readers.join(', ')} (S930)`);
       } else {
@@ -253,6 +269,36 @@ export class CopyCommands {
       }
       mem.doorbells.ring(adapter);
       return ok();
+    });
+  }
+
+  /**
+   * A synchronous pair (seed 000 embodiment 2: "100C updates ORG1 and DATA1 in 100A, as in the
+   * prior art"): every host write to `volume` is also written to `targetVolume` of system
+   * `targetSystem` through that system's host port before the host is answered. It starts 正常:
+   * both volumes must already hold the same data (this model has no synchronous initial copy).
+   */
+  registerSyncPair(volume: number, targetSystem: number, targetVolume: number, reachable: (system: number) => boolean): MaintResult<{ pair: number }> {
+    const { mem } = this;
+    if (!mem.volumes.exists(volume) || mem.volumes.number(volume) === 0) return rejected(`volume ${volume} is not defined`);
+    if (!(Number.isInteger(targetSystem) && targetSystem >= 1 && targetSystem !== mem.config.systemNumber)) return rejected(`target system ${targetSystem} must be another storage system`);
+    if (!reachable(targetSystem)) return rejected(`system ${targetSystem}'s host port is not connected to this system`);
+    if (!(Number.isInteger(targetVolume) && targetVolume >= 1)) return rejected(`target volume ${targetVolume} must be a positive integer`);
+    return this.locked(0, () => {
+      const state = mem.volumes.state(volume);
+      if (state === VolumeState.PRIMARY || state === VolumeState.SECONDARY) return rejected(`volume ${volume} is already paired (pair ${mem.volumes.pairNumber(volume)})`);
+      if (state !== VolumeState.NORMAL || (mem.volumes.flags(volume) & VOLUME_FLAG_JOURNAL) !== 0) return rejected(`volume ${volume} is not a normal data volume`);
+      let pair = 0;
+      for (let n = 1; n < mem.pairs.count && pair === 0; n++) if (mem.pairs.state(n) === PairState.UNUSED) pair = n;
+      if (pair === 0) return rejected(`no unused pair number (pairsMax ${mem.pairs.count - 1})`);
+      mem.pairs.register(pair, mem.config.systemNumber, volume, targetSystem, targetVolume, 0);
+      mem.pairs.setFlags(pair, PairFlag.SYNC);
+      mem.pairs.setState(pair, PairState.NORMAL);
+      mem.volumes.setState(volume, VolumeState.PRIMARY);
+      mem.volumes.setPairNumber(volume, pair);
+      this.bitmaps.clearAll(volume);
+      this.trace(`pair ${pair}: unused -> normal (synchronous copy of volume ${volume} to system ${targetSystem} volume ${targetVolume})`);
+      return ok({ pair });
     });
   }
 

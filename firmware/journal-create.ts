@@ -28,6 +28,8 @@ export const Journal = {
   SUSPENDED: 2,
   /** S1315: the journal volume is abnormal; the group became abnormal and the pairs suspended. */
   JOURNAL_VOLUME_FAILED: 3,
+  /** A synchronous pair (embodiment 2's upstream copy): no journal; the write is forwarded. */
+  FORWARD: 5,
   /** S1390: no space. In host-write mode the group's pairs were suspended (journal full) and
    *  the write recorded; in copy mode nothing changed and the copy waits for space. */
   FULL: 4,
@@ -70,6 +72,13 @@ export class JournalCreation {
     const { mem } = this;
     const group = mem.pairs.groupNumber(pair);
     const volume = mem.pairs.primaryVolume(pair);
+    if ((mem.pairs.flags(pair) & PairFlag.SYNC) !== 0) {
+      // A synchronous pair has no journal: the caller forwards the write, or, suspended, the
+      // write is remembered for a later copy.
+      if (mem.pairs.state(pair) === PairState.NORMAL) return Journal.FORWARD;
+      this.bitmaps.mark(volume, block, blocks);
+      return Journal.SUSPENDED;
+    }
     const lock = mem.lockMap.groupBase + group;
     mem.locks.lock(lock);
     try {
@@ -153,6 +162,11 @@ export class JournalCreation {
     } finally {
       mem.locks.unlock(lock);
     }
+  }
+
+  /** Records a write that could not be copied in its volume's update bitmap. */
+  suspendedWrite(volume: number, block: number, blocks: number): void {
+    this.bitmaps.mark(volume, block, blocks);
   }
 
   /** Suspends every pair of a primary group (caller holds the group lock). */

@@ -37,6 +37,8 @@ export interface Platform {
   /** Drives by storage device number; every processor has its own handles. */
   readonly drives: ReadonlyMap<number, Drive>;
   readonly clock: Clock;
+  /** Host ports of other storage systems this one writes to (synchronous pairs), by system number. */
+  readonly remotePorts: ReadonlyMap<number, HostPorts>;
   /** Link endpoints by link number (configuration `links`); each is used only by its adapter. */
   readonly links: ReadonlyMap<number, LinkPort>;
   /** Trace sink for state changes ("volume 3: normal -> abnormal (drive 1 failed)"). */

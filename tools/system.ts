@@ -36,6 +36,8 @@ export interface BootOptions {
   memoryDrives?: ReadonlyMap<number, SharedArrayBuffer>;
   /** This system's ends of its links, by link number (see tools/topology.ts). */
   links?: LinkAttachment[];
+  /** Systems whose host ports this one writes to (synchronous pairs). */
+  remotes?: Array<{ system: number; shared: SystemShared }>;
 }
 
 export interface PowerOffReport {
@@ -78,6 +80,7 @@ export class StorageSystem {
     validateConfig(config);
     const trace = options.trace ?? (() => {});
     const shared = allocateSystem(config);
+    if (options.remotes) shared.remotes = options.remotes;
     const memoryDrives = new Map<number, SharedArrayBuffer>();
     const faultControls = new Map<number, FaultControl>();
     const descriptors: Array<{ number: number; descriptor: DriveDescriptor }> = [];

@@ -42,7 +42,11 @@ export class Topology {
     private readonly bridges: TcpLinkBridge[],
   ) {}
 
-  static async boot(configs: SystemConfig[], links: LinkSpec[], o: TopologyOptions): Promise<Topology> {
+  /**
+   * `hostLinks`: upstream systems that write to another system's host port (synchronous pairs of
+   * seed 000 embodiment 2); the target is booted first.
+   */
+  static async boot(configs: SystemConfig[], links: LinkSpec[], o: TopologyOptions, hostLinks: Array<{ from: number; to: number }> = []): Promise<Topology> {
     const attachments = new Map<number, LinkAttachment[]>();
     const made: Array<{ spec: LinkSpec; buffer: SharedArrayBuffer; control: LinkEndpoint }> = [];
     const runtime = o.runtime === 'deterministic' ? new DeterministicRuntime(o.seed ?? 1, new VirtualClock()) : null;
@@ -73,8 +77,16 @@ export class Topology {
       made.push({ spec, buffer, control: new LinkEndpoint(buffer, 0, runtime?.clock ?? { nowMs: () => Date.now() }) });
     }
     const systems = new Map<number, StorageSystem>();
-    for (const config of configs) {
+    // Targets of host links boot before the systems that write to them.
+    const order = [...configs].sort((x, y) => Number(hostLinks.some((h) => h.from === x.systemNumber)) - Number(hostLinks.some((h) => h.from === y.systemNumber)));
+    for (const config of order) {
       const boot: BootOptions = { runtime: o.runtime, links: attachments.get(config.systemNumber) ?? [] };
+      const remotes = hostLinks.filter((h) => h.from === config.systemNumber).map((h) => {
+        const target = systems.get(h.to);
+        if (!target) throw new Error(`host link ${h.from} -> ${h.to}: system ${h.to} is not booted first (is it in the topology? are host links cyclic?)`);
+        return { system: h.to, shared: target.shared };
+      });
+      if (remotes.length > 0) boot.remotes = remotes;
       if (runtime) boot.deterministic = runtime;
       if (o.trace) boot.trace = o.trace;
       if (o.faults) boot.faults = true;

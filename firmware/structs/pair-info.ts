@@ -3,7 +3,8 @@
 //  off size field               meaning
 //    0    4 number              pair number
 //    4    1 state               PairState: 未使用 unused, 正常 normal, 異常 abnormal, コピー未 not copied, コピー中 copying
-//    5    1 flags               model: PairFlag bits (RESYNC: コピー中 copies the tracks of the update bitmap, not from the copied address)
+//    5    1 flags               model: PairFlag bits (RESYNC: コピー中 copies the tracks of the update bitmap, not from the copied address;
+//                               SYNC: a synchronous pair — writes are forwarded to the secondary before the host is answered, seed 000 embodiment 2)
 //    6    2 reserved
 //    8    4 primary_system      primary storage system number
 //   12    4 primary_volume      primary logical volume number
@@ -18,7 +19,7 @@ import { RecordTable, defineStruct } from './struct.ts';
 export const PairState = { UNUSED: 0, NORMAL: 1, ABNORMAL: 2, NOT_COPIED: 3, COPYING: 4 } as const;
 export type PairStateCode = (typeof PairState)[keyof typeof PairState];
 export const PAIR_STATE_NAME = ['unused', 'normal', 'abnormal', 'not-copied', 'copying'] as const;
-export const PairFlag = { RESYNC: 1 } as const;
+export const PairFlag = { RESYNC: 1, SYNC: 2 } as const;
 
 export const PAIR_INFO = defineStruct('pair-info-500', 64, [
   { name: 'number', offset: 0, size: 4, type: 'u32', meaning: 'pair number' },
