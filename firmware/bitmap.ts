@@ -58,6 +58,17 @@ export class UpdateBitmaps {
     return false;
   }
 
+  /** True if every track touched by [block, block + blocks) is marked. */
+  allMarked(volume: number, block: number, blocks: number): boolean {
+    const track = this.trackBlocks(volume);
+    const first = Math.floor(block / track);
+    const last = Math.floor((block + blocks - 1) / track);
+    const words = this.mem.bitmaps;
+    const base = this.base(volume);
+    for (let bit = first; bit <= last; bit++) if ((Atomics.load(words, base + (bit >> 5)) & (1 << (bit & 31))) === 0) return false;
+    return true;
+  }
+
   /** The first marked track at or after `fromTrack`, or -1. */
   nextMarked(volume: number, fromTrack: number): number {
     const tracks = this.tracks(volume);

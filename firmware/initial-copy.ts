@@ -136,7 +136,8 @@ export class InitialCopy {
       if (block >= capacity) return this.pairDone(t, group, pair, 'initial copy');
       blocks = Math.min(unit, capacity - block); // the last unit is clamped (seed 000 §5.2 interp.)
     }
-    const outcome = this.ctx.journals.reserveForCopy(pair, block, blocks, this.reservation);
+    const startTrack = resync && mem.tasks[t + W_IN_TRACK] === 0 ? mem.tasks[t + W_TRACK]! : -1;
+    const outcome = this.ctx.journals.reserveForCopy(pair, block, blocks, this.reservation, startTrack);
     if (outcome === Journal.FULL) {
       // S1390 in copy mode: nothing advanced; wait for the secondary to free journal space.
       sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + FULL_RETRY_MS);
@@ -146,7 +147,6 @@ export class InitialCopy {
       ready(this.ctx, t, CopyPhase.PICK); // suspended meanwhile (journal volume failure)
       return Run.PROGRESS;
     }
-    if (resync && mem.tasks[t + W_IN_TRACK] === 0) this.bitmaps.clear(volume, mem.tasks[t + W_TRACK]!);
     const f = t >> 1;
     mem.taskFloats[f + F.UPDATE_NUMBER] = this.reservation.updateNumber;
     mem.taskFloats[f + F.UI_POSITION] = this.reservation.uiPosition;
@@ -186,15 +186,8 @@ export class InitialCopy {
     const r = this.ctx.io.transfer(task, true, mem.tasks[t + T.AUX1]!, mem.taskFloats[f + F.UI_POSITION]! / BLOCK_BYTES, UI_SLOT_BYTES, mem.scratch, scratch >> 2, T.CURSOR);
     if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
     mem.tasks[t + T.CURSOR] = 0;
-    if ((mem.pairs.flags(pair) & PairFlag.RESYNC) === 0) {
-      // S1050: the copied address moves past the unit just journaled.
-      const lock = mem.lockMap.groupBase + group;
-      mem.locks.lock(lock);
-      if (mem.pairs.state(pair) === PairState.COPYING) mem.pairs.setCopiedBlocks(pair, block + blocks);
-      mem.locks.unlock(lock);
-    } else {
-      mem.tasks[t + W_IN_TRACK] = mem.tasks[t + W_IN_TRACK]! + blocks;
-    }
+    // S1050 (the copied address) moved when the journal was reserved; a resync moves through its track.
+    if ((mem.pairs.flags(pair) & PairFlag.RESYNC) !== 0) mem.tasks[t + W_IN_TRACK] = mem.tasks[t + W_IN_TRACK]! + blocks;
     ready(this.ctx, t, CopyPhase.COPY);
     return Run.PROGRESS;
   }

@@ -64,11 +64,11 @@ export class JournalCreation {
   }
 
   /** Initial-copy mode (S1370–S1385): update information only, no write-data space. */
-  reserveForCopy(pair: number, block: number, blocks: number, out: Reservation): number {
-    return this.reserve(pair, block, blocks, 0, true, out);
+  reserveForCopy(pair: number, block: number, blocks: number, out: Reservation, startTrack = -1): number {
+    return this.reserve(pair, block, blocks, 0, true, out, startTrack);
   }
 
-  private reserve(pair: number, block: number, blocks: number, dataBytes: number, copyMode: boolean, out: Reservation): number {
+  private reserve(pair: number, block: number, blocks: number, dataBytes: number, copyMode: boolean, out: Reservation, startTrack = -1): number {
     const { mem } = this;
     const group = mem.pairs.groupNumber(pair);
     const volume = mem.pairs.primaryVolume(pair);
@@ -83,25 +83,10 @@ export class JournalCreation {
     mem.locks.lock(lock);
     try {
       const pairState = mem.pairs.state(pair);
-      if (!copyMode) {
-        // A suspended pair keeps the primary writable and remembers what changed.
-        if (pairState === PairState.ABNORMAL) {
-          this.bitmaps.mark(volume, block, blocks);
-          return Journal.SUSPENDED;
-        }
-        // S1330/S1335: an area initial copy has not reached yet needs no journal.
-        if (pairState === PairState.NOT_COPIED) return Journal.NOT_NEEDED;
-        if (pairState === PairState.COPYING) {
-          if ((mem.pairs.flags(pair) & PairFlag.RESYNC) !== 0) {
-            // Delta resync: a marked track will be copied whole; keep it (and this write) marked.
-            if (this.bitmaps.anyMarked(volume, block, blocks)) {
-              this.bitmaps.mark(volume, block, blocks);
-              return Journal.NOT_NEEDED;
-            }
-          } else if (mem.pairs.copiedBlocks(pair) <= block) {
-            return Journal.NOT_NEEDED; // ERRATUM 5 of seed 000 §11: "≤ ⇒ skip", "> ⇒ journal"
-          }
-        }
+      // A suspended pair keeps the primary writable and remembers what changed.
+      if (!copyMode && pairState === PairState.ABNORMAL) {
+        this.bitmaps.mark(volume, block, blocks);
+        return Journal.SUSPENDED;
       }
       // S1310/S1315: the journal volume must be usable.
       const journalVolume = mem.groups.journalVolume(group, 0);
@@ -113,6 +98,19 @@ export class JournalCreation {
         this.suspendGroup(group, SuspendReason.JOURNAL_VOLUME);
         this.bitmaps.mark(volume, block, blocks);
         return Journal.JOURNAL_VOLUME_FAILED;
+      }
+      if (!copyMode) {
+        // S1330/S1335: an area initial copy has not reached yet needs no journal.
+        if (pairState === PairState.NOT_COPIED) return Journal.NOT_NEEDED;
+        if (pairState === PairState.COPYING) {
+          if ((mem.pairs.flags(pair) & PairFlag.RESYNC) !== 0) {
+            // Delta resync: only when every track the write touches is still marked will all of
+            // it be copied later (after this write); otherwise it needs its own journal.
+            if (this.bitmaps.allMarked(volume, block, blocks)) return Journal.NOT_NEEDED;
+          } else if (mem.pairs.copiedBlocks(pair) <= block) {
+            return Journal.NOT_NEEDED; // ERRATUM 5 of seed 000 §11: "≤ ⇒ skip", "> ⇒ journal"
+          }
+        }
       }
       // S1340/S1345/S1346 (S1370 in copy mode): space in every pointer set of the group.
       const readersMax = mem.config.readersMax;
@@ -152,6 +150,17 @@ export class JournalCreation {
       out.journalVolume = journalVolume;
       out.uiPosition = mem.pointers.get(first, 'ui_newest');
       out.wdPosition = copyMode ? block * BLOCK_BYTES : mem.pointers.get(first, 'wd_newest');
+      if (copyMode) {
+        // S1050 happens here, under the lock that host writes take for S1330: a write that sees
+        // the new copied address is numbered after this journal, so the secondary gets it.
+        if ((mem.pairs.flags(pair) & PairFlag.RESYNC) === 0) mem.pairs.setCopiedBlocks(pair, block + blocks);
+        else if (startTrack >= 0) {
+          // Resync: the track's bit is cleared as its first unit is journaled, and the track in
+          // progress is remembered so a suspension can mark it again.
+          this.bitmaps.clear(volume, startTrack);
+          mem.pairs.setCopiedBlocks(pair, startTrack * this.bitmaps.trackBlocks(volume));
+        }
+      }
       for (let r = 0; r < readersMax; r++) {
         const s = group * readersMax + r;
         if (mem.pointers.groupNumber(s) !== group) continue;
@@ -178,11 +187,15 @@ export class JournalCreation {
       const state = mem.pairs.state(pair);
       if (state === PairState.ABNORMAL || state === PairState.UNUSED) continue;
       // A pair that had not finished its (re)copy must copy everything it had not reached again.
+      const volume = mem.pairs.primaryVolume(pair);
+      const capacity = mem.volumes.capacityBlocks(volume);
       if (state === PairState.NOT_COPIED || (state === PairState.COPYING && (mem.pairs.flags(pair) & PairFlag.RESYNC) === 0)) {
-        const volume = mem.pairs.primaryVolume(pair);
         const from = state === PairState.NOT_COPIED ? 0 : mem.pairs.copiedBlocks(pair);
-        const capacity = mem.volumes.capacityBlocks(volume);
         if (from < capacity) this.bitmaps.mark(volume, from, capacity - from);
+      } else if (state === PairState.COPYING) {
+        // Resync: the track in progress (its bit already cleared) is copied again next time.
+        const from = mem.pairs.copiedBlocks(pair);
+        if (from < capacity) this.bitmaps.mark(volume, from, Math.min(this.bitmaps.trackBlocks(volume), capacity - from));
       }
       mem.pairs.setState(pair, PairState.ABNORMAL);
       mem.pairs.setFlags(pair, mem.pairs.flags(pair) & ~PairFlag.RESYNC);

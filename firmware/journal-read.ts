@@ -185,7 +185,9 @@ export class JournalRead {
       return;
     }
     const count = rx.getUint32(RespOff.COUNT, true);
-    const problem = this.validateBatch(rx, port, count);
+    // The batch must fit the group's staging buffer — never more than this secondary asked for.
+    const asked = Math.min(mem.config.journalBatchBytes, port.payloadMax);
+    const problem = port.rxPayloadLength > asked ? `response of ${port.rxPayloadLength} bytes exceeds the ${asked} bytes asked for` : this.validateBatch(rx, port, count);
     if (problem !== null) {
       this.ctx.stats[Stat.BAD_MESSAGES]!++;
       this.failed(t, group, `bad journal read response: ${problem}`);

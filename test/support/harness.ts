@@ -150,3 +150,113 @@ export function pattern(byteLength: number, seed: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * What the firmware would read from `volume` at bytes [byteOffset, +byteLength): a block's valid
+ * cache sector if it has one, else its drive bytes. Both offsets are whole blocks.
+ */
+export function peekVolume(h: Harness, volume: number, byteOffset: number, byteLength: number): Uint8Array {
+  const out = new Uint8Array(byteLength);
+  const sectorsPerSlot = h.config.slotBytes / 512;
+  const drive = h.driveBytes.get(h.mem.volumes.driveNumber(volume))!;
+  const start = h.mem.volumes.driveStartBlock(volume);
+  for (let done = 0; done < byteLength; done += 512) {
+    const block = (byteOffset + done) / 512;
+    const slotNumber = Math.floor(block / sectorsPerSlot);
+    const sector = block - slotNumber * sectorsPerSlot;
+    const s = h.cache.lookup(volume, slotNumber);
+    if (s >= 0 && h.cache.isSectorValid(s, sector)) {
+      const at = s * h.config.slotBytes + sector * 512;
+      out.set(h.mem.cacheBytes.subarray(at, at + 512), done);
+    } else {
+      out.set(drive.subarray((start + block) * 512, (start + block + 1) * 512), done);
+    }
+    if (s >= 0) h.cache.unpin(s);
+  }
+  return out;
+}
+
+/**
+ * Overwrites `volume`'s bytes at byteOffset behind the firmware's back (fault injection): in the
+ * block's valid cache sector if cached, and on the drive. byteOffset need not be block-aligned.
+ */
+export function pokeVolume(h: Harness, volume: number, byteOffset: number, bytes: Uint8Array): void {
+  const sectorsPerSlot = h.config.slotBytes / 512;
+  const drive = h.driveBytes.get(h.mem.volumes.driveNumber(volume))!;
+  const start = h.mem.volumes.driveStartBlock(volume);
+  for (let i = 0; i < bytes.byteLength; i++) {
+    const position = byteOffset + i;
+    const block = Math.floor(position / 512);
+    const slotNumber = Math.floor(block / sectorsPerSlot);
+    const sector = block - slotNumber * sectorsPerSlot;
+    const s = h.cache.lookup(volume, slotNumber);
+    if (s >= 0 && h.cache.isSectorValid(s, sector)) h.mem.cacheBytes[s * h.config.slotBytes + sector * 512 + (position % 512)] = bytes[i]!;
+    if (s >= 0) h.cache.unpin(s);
+    drive[start * 512 + position] = bytes[i]!;
+  }
+}
+
+/**
+ * A system for remote-copy tests: drives of 2048 blocks; data volumes 1, 2 (drive 0) and 4
+ * (drive 1) of 512 blocks (four 128-block tracks of the update bitmap), journal volumes 3
+ * (drive 0) and 5 (drive 1) of 256 blocks (16 KiB of update information = 32 records, 112 KiB
+ * of write data, with the small system's 16 KiB largest transfer). Four groups and 64 KiB journal
+ * batches keep shared memory small, so a test file can build dozens of systems quickly.
+ */
+export function copySystem(overrides: Partial<SystemConfig> = {}): Harness {
+  return freshSystem({
+    groupsMax: 4,
+    journalBatchBytes: 64 * 1024,
+    drives: [
+      { number: 0, kind: 'memory', blockCount: 2048 },
+      { number: 1, kind: 'memory', blockCount: 2048 },
+    ],
+    volumes: [
+      { number: 1, format: 'OPEN3', capacityBlocks: 512, drive: 0, startBlock: 0 },
+      { number: 2, format: 'OPEN3', capacityBlocks: 512, drive: 0, startBlock: 512 },
+      { number: 3, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 1024 },
+      { number: 4, format: 'OPEN3', capacityBlocks: 512, drive: 1, startBlock: 0 },
+      { number: 5, format: 'OPEN3', capacityBlocks: 256, drive: 1, startBlock: 512 },
+    ],
+    ...overrides,
+  });
+}
+
+/**
+ * S900–S930 on a primary through the maintenance commands: creates `group` (link timeout 0, so
+ * the watch never suspends on silent readers), pairs each of `primaries` with the same volume
+ * number on system 2, registers `journal` and starts copying for `readers` (default [2]).
+ * Returns the pair numbers in the order of `primaries`. Throws on any rejection.
+ */
+export function setupPrimaryGroup(h: Harness, group: number, primaries: number[], journal: number, o: { readers?: number[]; initialCopyBytes?: number; start?: boolean } = {}): number[] {
+  const must = <T>(r: { status: string; reason: string; data?: T }): T | undefined => {
+    if (r.status !== 'ok') throw new Error(`maintenance command rejected: ${r.reason}`);
+    return r.data;
+  };
+  must(h.copy.createGroup(group, { role: 'primary', linkTimeoutMs: 0, ...(o.initialCopyBytes === undefined ? {} : { initialCopyBytes: o.initialCopyBytes }) }));
+  const pairs = primaries.map((v) => must(h.copy.registerPair(group, { primaryVolume: v, secondarySystem: 2, secondaryVolume: v }))!.pair);
+  must(h.copy.registerJournalVolume(group, journal));
+  if (o.start !== false) must(h.copy.startCopy(group, { readers: o.readers ?? [2] }));
+  return pairs;
+}
+
+/**
+ * What `blocks` blocks of `volume` from `block` hold now, without stepping any processor: a
+ * sector valid in cache comes from the cache, any other from the drive. (A lookup pins and
+ * touches the slot; it is unpinned again at once.)
+ */
+export function peek(h: Harness, volume: number, block: number, blocks: number): Uint8Array {
+  const out = new Uint8Array(blocks * 512);
+  const sectors = h.cache.sectorsPerSlot;
+  const drive = h.driveBytes.get(h.mem.volumes.driveNumber(volume))!;
+  const start = h.mem.volumes.driveStartBlock(volume);
+  for (let i = 0; i < blocks; i++) {
+    const b = block + i;
+    const s = h.cache.lookup(volume, Math.floor(b / sectors));
+    const sector = b % sectors;
+    if (s >= 0 && h.cache.isSectorValid(s, sector)) out.set(h.mem.cacheBytes.subarray(h.cache.dataOffset(s) + sector * 512, h.cache.dataOffset(s) + (sector + 1) * 512), i * 512);
+    else out.set(drive.subarray((start + b) * 512, (start + b + 1) * 512), i * 512);
+    if (s >= 0) h.cache.unpin(s);
+  }
+  return out;
+}
