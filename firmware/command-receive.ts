@@ -18,7 +18,7 @@ import { CacheIo, IO_DONE, IO_WAIT, type IoContext } from './cache-io.ts';
 import { Journal, JournalCreation, UI_SLOT_BYTES, type Reservation } from './journal-create.ts';
 import { encodeUpdateInfo } from './structs/update-info-codec.ts';
 import { crc32c } from '../hal/crc32c.ts';
-import { NO_DRIVE, VolumeState } from './structs/volume-info.ts';
+import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VolumeState } from './structs/volume-info.ts';
 import { PairState } from './structs/pair-info.ts';
 import type { Clock } from '../hal/clock.ts';
 
@@ -103,6 +103,10 @@ export class CommandReceive {
     // S1240/S1245: a write is accepted only by a 正常 or 正 volume (副 is write-protected).
     if (opcode === HostOp.WRITE && state !== VolumeState.NORMAL && state !== VolumeState.PRIMARY) {
       return this.reject(task, SenseKey.DATA_PROTECT, Reason.VOLUME_WRITE_PROTECTED);
+    }
+    // A journal volume belongs to remote copy: a host write would corrupt journals.
+    if (opcode === HostOp.WRITE && (mem.volumes.flags(volume) & VOLUME_FLAG_JOURNAL) !== 0) {
+      return this.reject(task, SenseKey.DATA_PROTECT, Reason.JOURNAL_VOLUME);
     }
     if (byteLength === 0) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.ZERO_LENGTH);
     if (byteLength < 0 || byteLength % BLOCK_BYTES !== 0) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.TRANSFER_MISALIGNED);

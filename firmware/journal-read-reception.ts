@@ -199,7 +199,9 @@ export class JournalReadReception {
     }
     const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
     const offset = tasks[t + W_OFFSET]!;
-    if (tasks[t + T.COUNT]! > 0 && (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > tasks[t + W_MAX_BYTES]! || tasks[t + T.COUNT]! >= tasks[t + W_MAX_JOURNALS]!)) {
+    // A retry resends the whole previous batch whatever its limits say: a partial resend followed
+    // by a non-retry command would release journals the secondary never got.
+    if (tasks[t + W_RETRY] === 0 && tasks[t + T.COUNT]! > 0 && (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > tasks[t + W_MAX_BYTES]! || tasks[t + T.COUNT]! >= tasks[t + W_MAX_JOURNALS]!)) {
       ready(this.ctx, t, Phase.SEND); // the batch is full
       return Run.PROGRESS;
     }

@@ -97,6 +97,13 @@ export class Restore {
       const expected = mem.groups.restoredNumber(group) + 1;
       const problem = validateUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, mem.config.maxTransferBytes / BLOCK_BYTES);
       decodeUpdateInfo(mem.scratchView, scratch, this.ui);
+      if ((problem !== null || this.ui.updateNumber !== expected) && mem.groups.f64(group, 'received_number') >= expected) {
+        // Journal store finished this journal, so its record is damaged on the journal volume.
+        mem.groups.setState(group, GroupState.ABNORMAL);
+        this.ctx.trace(`group ${group}: normal -> abnormal (update information of journal ${expected} is damaged on the journal volume: ${problem ?? `found ${this.ui.updateNumber}`})`);
+        free(this.ctx, t);
+        return Run.DONE;
+      }
       if (problem !== null || this.ui.updateNumber !== expected) {
         // Not complete yet: journal store is still copying it. Wait (order is never skipped).
         mem.tasks[t + T.PHASE] = RestorePhase.CHECK;

@@ -67,6 +67,7 @@ export const Reason = {
   DRIVE_READ_ERROR: 10,
   VOLUME_NO_STORAGE: 11,
   PROCESSOR_STOPPED: 12,
+  JOURNAL_VOLUME: 13,
 } as const;
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
@@ -84,6 +85,7 @@ export const REASON_TEXT: Readonly<Record<number, string>> = {
   [Reason.DRIVE_READ_ERROR]: 'unrecovered read error on the storage device',
   [Reason.VOLUME_NO_STORAGE]: 'logical volume has no storage device allocated',
   [Reason.PROCESSOR_STOPPED]: 'channel adapter stopped before the command completed',
+  [Reason.JOURNAL_VOLUME]: 'logical volume is a journal volume; host writes are rejected',
 };
 
 export interface HostPortGeometry {
