@@ -140,7 +140,14 @@ export class CopyCommands {
    * S910: pair registration. On the primary: (volume, secondary system, secondary volume); on
    * the secondary: (primary system, primary volume, secondary volume). State コピー未.
    */
-  registerPair(group: number, p: { primaryVolume: number; secondaryVolume: number; primarySystem?: number; secondarySystem?: number }): MaintResult<{ pair: number }> {
+  registerPair(group: number, p: {
+    primaryVolume: number;
+    secondaryVolume: number;
+    primarySystem?: number;
+    secondarySystem?: number;
+    /** The other side's volume capacity, when the caller knows it (an inquiry): a mismatch is refused. */
+    remoteCapacityBlocks?: number;
+  }): MaintResult<{ pair: number }> {
     const { mem } = this;
     const g = this.usedGroup(group);
     if (g) return rejected(g);
@@ -154,6 +161,11 @@ export class CopyCommands {
       return rejected('volume numbers must be positive integers');
     }
     if (!mem.volumes.exists(local) || mem.volumes.number(local) === 0) return rejected(`volume ${local} is not defined`);
+    if (primary && !mem.config.links.some((l) => l.peerSystem === remoteSystem)) return rejected(`no link to system ${remoteSystem} is configured: it could never read this group's journal`);
+    if (!primary && remoteSystem !== mem.groups.partnerSystem(group)) return rejected(`group ${group} copies from system ${mem.groups.partnerSystem(group)}, not from system ${remoteSystem}`);
+    if (p.remoteCapacityBlocks !== undefined && p.remoteCapacityBlocks !== mem.volumes.capacityBlocks(local)) {
+      return rejected(`capacity mismatch: volume ${local} has ${mem.volumes.capacityBlocks(local)} blocks, the ${primary ? 'secondary' : 'primary'} volume ${p.remoteCapacityBlocks}`);
+    }
     return this.locked(group, () => {
       if (mem.groups.hasFlag(group, GroupFlag.COPY_STARTED)) return rejected(`group ${group} is already copying; register pairs before starting it`);
       const state = mem.volumes.state(local);

@@ -207,6 +207,8 @@ export function copySystem(overrides: Partial<SystemConfig> = {}): Harness {
   return freshSystem({
     groupsMax: 4,
     journalBatchBytes: 64 * 1024,
+    // A primary pairs only with systems it has a link to (they must be able to read its journal).
+    links: [{ number: 1, peerSystem: 2, adapter: 0 }],
     drives: [
       { number: 0, kind: 'memory', blockCount: 2048 },
       { number: 1, kind: 'memory', blockCount: 2048 },
