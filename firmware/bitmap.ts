@@ -39,34 +39,28 @@ export class UpdateBitmaps {
 
   /** Marks every track touched by blocks [block, block + blocks). */
   mark(volume: number, block: number, blocks: number): void {
-    const track = this.trackBlocks(volume);
-    const first = Math.floor(block / track);
-    const last = Math.floor((block + blocks - 1) / track);
-    const words = this.mem.bitmaps;
     const base = this.base(volume);
-    for (let bit = first; bit <= last; bit++) Atomics.or(words, base + (bit >> 5), 1 << (bit & 31));
-  }
-
-  /** True if any track touched by [block, block + blocks) is marked. */
-  anyMarked(volume: number, block: number, blocks: number): boolean {
-    const track = this.trackBlocks(volume);
-    const first = Math.floor(block / track);
-    const last = Math.floor((block + blocks - 1) / track);
-    const words = this.mem.bitmaps;
-    const base = this.base(volume);
-    for (let bit = first; bit <= last; bit++) if ((Atomics.load(words, base + (bit >> 5)) & (1 << (bit & 31))) !== 0) return true;
-    return false;
+    for (let bit = this.firstTrack(volume, block), last = this.lastTrack(volume, block, blocks); bit <= last; bit++) {
+      Atomics.or(this.mem.bitmaps, base + (bit >> 5), 1 << (bit & 31));
+    }
   }
 
   /** True if every track touched by [block, block + blocks) is marked. */
   allMarked(volume: number, block: number, blocks: number): boolean {
-    const track = this.trackBlocks(volume);
-    const first = Math.floor(block / track);
-    const last = Math.floor((block + blocks - 1) / track);
-    const words = this.mem.bitmaps;
-    const base = this.base(volume);
-    for (let bit = first; bit <= last; bit++) if ((Atomics.load(words, base + (bit >> 5)) & (1 << (bit & 31))) === 0) return false;
+    for (let bit = this.firstTrack(volume, block), last = this.lastTrack(volume, block, blocks); bit <= last; bit++) if (!this.isMarked(volume, bit)) return false;
     return true;
+  }
+
+  isMarked(volume: number, track: number): boolean {
+    return (Atomics.load(this.mem.bitmaps, this.base(volume) + (track >> 5)) & (1 << (track & 31))) !== 0;
+  }
+
+  private firstTrack(volume: number, block: number): number {
+    return Math.floor(block / this.trackBlocks(volume));
+  }
+
+  private lastTrack(volume: number, block: number, blocks: number): number {
+    return Math.floor((block + blocks - 1) / this.trackBlocks(volume));
   }
 
   /** The first marked track at or after `fromTrack`, or -1. */

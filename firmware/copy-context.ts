@@ -7,6 +7,7 @@ import type { CacheIo, IoContext } from './cache-io.ts';
 import type { JournalCreation } from './journal-create.ts';
 import type { RingGeometry } from './journal-ring.ts';
 import type { LinkPort } from './platform.ts';
+import type { ControlMemory } from './layout.ts';
 import { TASK_WORDS, TaskF64, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
 
 export interface CopyContext extends IoContext {
@@ -61,6 +62,13 @@ export function ready(ctx: CopyContext, t: number, phase: number): void {
   ctx.mem.tasks[t + T.PHASE] = phase;
   ctx.mem.tasks[t + T.WAIT] = TaskWait.NONE;
   ctx.mem.tasks[t + T.STATE] = TaskState.READY;
+}
+
+/** How many of a group's pairs are in one of `states`. */
+export function pairsIn(mem: ControlMemory, group: number, ...states: number[]): number {
+  let n = 0;
+  for (let i = 0; i < mem.groups.pairCount(group); i++) if (states.includes(mem.pairs.state(mem.groups.pairAt(group, i)))) n++;
+  return n;
 }
 
 export function free(ctx: CopyContext, t: number): void {

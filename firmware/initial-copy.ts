@@ -14,7 +14,7 @@
 import { UpdateBitmaps } from './bitmap.ts';
 import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
-import { ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
+import { pairsIn, ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
 import { Journal, type Reservation } from './journal-create.ts';
 import { UI_SLOT_BYTES } from './journal-ring.ts';
 import { GroupFlag, GroupState, SUSPEND_REASON_NAME, SuspendReason } from './structs/group-info.ts';
@@ -202,7 +202,7 @@ export class InitialCopy {
       mem.pairs.setFlags(pair, mem.pairs.flags(pair) & ~PairFlag.RESYNC);
       this.ctx.trace(`pair ${pair}: copying -> normal (${what} complete, S1070)`);
     }
-    if (this.allNormal(group)) mem.groups.setU8(group, 'suspend_reason', SuspendReason.NONE);
+    if (pairsIn(mem, group, PairState.NORMAL) === mem.groups.pairCount(group)) mem.groups.setU8(group, 'suspend_reason', SuspendReason.NONE);
     mem.locks.unlock(lock);
     ready(this.ctx, t, CopyPhase.PICK);
     return Run.PROGRESS;
@@ -226,14 +226,14 @@ export class InitialCopy {
     }
     const reason = mem.groups.u8(group, 'suspend_reason');
     const lock = mem.lockMap.groupBase + group;
-    if (silent && reason === SuspendReason.NONE && this.anyActive(group)) {
+    if (silent && reason === SuspendReason.NONE && pairsIn(mem, group, PairState.NORMAL, PairState.COPYING) > 0) {
       mem.locks.lock(lock);
       this.ctx.trace(`group ${group}: no journal read for more than ${timeout} ms; suspending`);
       this.ctx.journals.suspendGroup(group, SuspendReason.LINK);
       mem.locks.unlock(lock);
     }
     const resync = mem.groups.hasFlag(group, GroupFlag.RESYNC_PENDING) || (reason === SuspendReason.LINK && !silent);
-    if (resync && this.anySuspended(group)) {
+    if (resync && pairsIn(mem, group, PairState.ABNORMAL) > 0) {
       mem.locks.lock(lock);
       mem.groups.setFlag(group, GroupFlag.RESYNC_PENDING, false);
       for (let i = 0; i < mem.groups.pairCount(group); i++) {
@@ -248,41 +248,11 @@ export class InitialCopy {
       return Run.PROGRESS;
     }
     mem.groups.setFlag(group, GroupFlag.RESYNC_PENDING, false);
-    if (this.anyToCopy(group)) {
+    if (pairsIn(mem, group, PairState.NOT_COPIED, PairState.COPYING) > 0) {
       ready(this.ctx, t, CopyPhase.PICK);
       return Run.PROGRESS;
     }
     sleepUntil(this.ctx, t, now + WATCH_MS);
     return Run.WAITING;
-  }
-
-  private allNormal(group: number): boolean {
-    const { mem } = this.ctx;
-    for (let i = 0; i < mem.groups.pairCount(group); i++) if (mem.pairs.state(mem.groups.pairAt(group, i)) !== PairState.NORMAL) return false;
-    return true;
-  }
-
-  private anyActive(group: number): boolean {
-    const { mem } = this.ctx;
-    for (let i = 0; i < mem.groups.pairCount(group); i++) {
-      const s = mem.pairs.state(mem.groups.pairAt(group, i));
-      if (s === PairState.NORMAL || s === PairState.COPYING) return true;
-    }
-    return false;
-  }
-
-  private anySuspended(group: number): boolean {
-    const { mem } = this.ctx;
-    for (let i = 0; i < mem.groups.pairCount(group); i++) if (mem.pairs.state(mem.groups.pairAt(group, i)) === PairState.ABNORMAL) return true;
-    return false;
-  }
-
-  private anyToCopy(group: number): boolean {
-    const { mem } = this.ctx;
-    for (let i = 0; i < mem.groups.pairCount(group); i++) {
-      const s = mem.pairs.state(mem.groups.pairAt(group, i));
-      if (s === PairState.NOT_COPIED || s === PairState.COPYING) return true;
-    }
-    return false;
   }
 }

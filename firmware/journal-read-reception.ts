@@ -20,7 +20,7 @@
 import { BLOCK_BYTES } from './config.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, type RingGeometry } from './journal-ring.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
-import { free, loadGeometry, pointerSetOf, ready, taskWord, type CopyContext } from './copy-context.ts';
+import { free, loadGeometry, pairsIn, pointerSetOf, ready, taskWord, type CopyContext } from './copy-context.ts';
 import { Frame, JNLRD_BYTES, JnlrdOff, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
 import { GroupRole, GroupState } from './structs/group-info.ts';
@@ -348,10 +348,8 @@ export class JournalReadReception {
 
   /** S940: every primary pair of the group has finished its initial copy. */
   private copyComplete(group: number): boolean {
-    const { mem } = this.ctx;
-    const n = mem.groups.pairCount(group);
-    for (let i = 0; i < n; i++) if (mem.pairs.state(mem.groups.pairAt(group, i)) !== PairState.NORMAL) return false;
-    return n > 0;
+    const n = this.ctx.mem.groups.pairCount(group);
+    return n > 0 && pairsIn(this.ctx.mem, group, PairState.NORMAL) === n;
   }
 
   private viewOf(port: LinkPort): DataView {
