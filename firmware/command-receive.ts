@@ -50,6 +50,7 @@ export class CommandReceive {
   /** Slots a primary-volume write holds at once (pinned and locked) within one step. */
   private readonly heldSlots: Int32Array;
   private readonly hostWords: Int32Array;
+  private readonly controlWords: Int32Array;
   private readonly sectorsPerSlot: number;
   private readonly slotBytes: number;
 
@@ -60,6 +61,7 @@ export class CommandReceive {
     this.journals = ctx.journals ?? new JournalCreation(ctx.mem, trace);
     this.heldSlots = new Int32Array(Math.ceil(ctx.mem.config.maxTransferBytes / ctx.cache.slotBytes) + 1);
     this.hostWords = new Int32Array(ctx.ports.buffer);
+    this.controlWords = new Int32Array(ctx.mem.controlBuffer);
     this.sectorsPerSlot = ctx.cache.sectorsPerSlot;
     this.slotBytes = ctx.cache.slotBytes;
   }
@@ -171,10 +173,15 @@ export class CommandReceive {
     const byteLength = this.tasks[t + T.BYTE_LENGTH]!;
     if (!ports || mem.pairs.state(pair) !== PairState.NORMAL || byteLength > ports.geometry.maxTransferBytes) {
       this.suspendSync(pair, t, ports ? 'the secondary cannot take the write' : `system ${mem.pairs.secondarySystem(pair)} is not reachable`);
+      // Once the pair is suspended no write of it is forwarded again, so the tickets still
+      // waiting simply end here too.
       return this.writeDone(task, t);
     }
     const port = this.ctx.processorId % ports.geometry.portCount;
+    const serving = mem.pairs.forwardWord(pair) + 1;
     if (this.tasks[t + T.PHASE] === WritePhase.REMOTE_SEND) {
+      // One forwarded write per synchronous pair at a time, in ticket order.
+      if (Atomics.load(this.controlWords, serving) !== this.tasks[t + T.AUX2]) return this.wait(t, TaskWait.RESPONSE, Stat.SLOT_BUSY_WAITS, false);
       const slot = ports.claim(port);
       if (slot < 0) return this.wait(t, TaskWait.RESPONSE, Stat.SLOT_BUSY_WAITS, false);
       ports.bytes.set(this.ctx.ports.bytes.subarray(this.hostWord(t) << 2, (this.hostWord(t) << 2) + byteLength), ports.dataOffset(port, slot));
@@ -186,6 +193,7 @@ export class CommandReceive {
     if (!ports.isComplete(port, slot)) return this.wait(t, TaskWait.RESPONSE, Stat.SLOT_BUSY_WAITS, false);
     const result = ports.result(port, slot);
     ports.release(port, slot);
+    Atomics.add(this.controlWords, serving, 1);
     if (result.status !== ScsiStatus.GOOD) this.suspendSync(pair, t, `the secondary answered: ${result.reasonText}`);
     return this.writeDone(task, t);
   }
@@ -243,6 +251,9 @@ export class CommandReceive {
       cache.unpin(this.heldSlots[i]!);
     }
     if (outcome === Journal.FORWARD) {
+      // The ticket is taken while every slot of the write is still locked, so overlapping
+      // writes are forwarded in the order their data landed here.
+      this.tasks[t + T.AUX2] = Atomics.add(this.controlWords, mem.pairs.forwardWord(pair), 1);
       this.tasks[t + T.PAIR] = pair;
       this.tasks[t + T.PHASE] = WritePhase.REMOTE_SEND;
       return this.forward(task, t);

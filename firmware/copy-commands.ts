@@ -22,9 +22,8 @@ import {
   GROUP_ROLE_NAME, GROUP_STATE_NAME, GroupFlag, GroupRole, GroupState, READ_POLICY_NAME, ReadPolicy, SUSPEND_REASON_NAME, StorePolicy, SuspendReason,
 } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
-import { GROUP_SERVICE_TASKS, GroupService, TaskState } from './structs/task.ts';
+import { GROUP_SERVICE_TASKS, GroupService, TASK_WORDS, TaskState, TaskWord as T } from './structs/task.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
-import { TaskWord as T } from './structs/task.ts';
 
 export interface GroupOptions {
   role: 'primary' | 'secondary';
@@ -117,6 +116,13 @@ export class CopyCommands {
       const link = mem.config.links.find((l) => l.number === o.link);
       if (!link) return rejected(`link ${o.link} is not configured on this system`);
       if (link.peerSystem !== o.partnerSystem) return rejected(`link ${o.link} goes to system ${link.peerSystem}, not to the primary ${o.partnerSystem}`);
+    }
+    if (o.role === 'secondary') {
+      for (let g = 1; g < mem.groups.count; g++) {
+        if (g !== group && mem.groups.state(g) !== GroupState.UNUSED && mem.groups.role(g) === GroupRole.SECONDARY && mem.groups.partnerSystem(g) === o.partnerSystem && mem.groups.partnerGroup(g) === o.partnerGroup) {
+          return rejected(`group ${g} already copies group ${o.partnerGroup} of system ${o.partnerSystem}; two groups would share one pointer set on the primary`);
+        }
+      }
     }
     return this.locked(group, () => {
       if (mem.groups.state(group) !== GroupState.UNUSED) return rejected(`group ${group} is already in use (${GROUP_STATE_NAME[mem.groups.state(group)]})`);
@@ -363,6 +369,15 @@ export class CopyCommands {
     if (mem.groups.hasFlag(group, GroupFlag.TAKEN_OVER)) return rejected(`group ${group} was already taken over`);
     return this.locked(group, () => {
       mem.groups.setFlag(group, GroupFlag.READ_STOPPED, true);
+      // The primary may have reported 障害 (S1735) and ended restore (S2015): what the
+      // secondary holds is still applied, so restore runs again for the takeover.
+      if (mem.groups.state(group) === GroupState.FAILURE) mem.groups.setState(group, GroupState.NORMAL);
+      const adapter = mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))?.adapter ?? 0;
+      const t = mem.taskWord(adapter, mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.RESTORE);
+      if (mem.tasks[t + T.STATE] === TaskState.FREE && mem.groups.state(group) === GroupState.NORMAL) {
+        Restore.start(mem.tasks, t, group);
+        mem.doorbells.ring(adapter);
+      }
       this.trace(`group ${group}: takeover requested; journal reads stop, restore drains`);
       return ok();
     });
@@ -425,8 +440,16 @@ export class CopyCommands {
     if (!mem.pairs.exists(pair) || mem.pairs.state(pair) === PairState.UNUSED) return rejected(`pair ${pair} is not in use`);
     const group = mem.pairs.groupNumber(pair);
     return this.locked(group, () => {
-      const primary = mem.groups.role(group) === GroupRole.PRIMARY;
+      const primary = mem.groups.role(group) === GroupRole.PRIMARY || (mem.pairs.flags(pair) & PairFlag.SYNC) !== 0;
       const volume = primary ? mem.pairs.primaryVolume(pair) : mem.pairs.secondaryVolume(pair);
+      // A write in flight may still be journaling or forwarding for this pair.
+      const { tasks, geometry } = mem;
+      for (let task = 0; task < geometry.processors * geometry.tasksPerProcessor; task++) {
+        const t = task * TASK_WORDS;
+        if (tasks[t + T.STATE] !== TaskState.FREE && (tasks[t + T.VOLUME] === volume || tasks[t + T.PAIR] === pair)) {
+          return rejected(`pair ${pair} has commands in progress; retry when they have completed`);
+        }
+      }
       if (mem.volumes.state(volume) === VolumeState.PRIMARY || mem.volumes.state(volume) === VolumeState.SECONDARY) mem.volumes.setState(volume, VolumeState.NORMAL);
       mem.volumes.setPairNumber(volume, 0);
       mem.groups.removePair(group, pair);

@@ -5,7 +5,7 @@
 import type { Clock } from '../hal/clock.ts';
 import type { CacheIo, IoContext } from './cache-io.ts';
 import type { JournalCreation } from './journal-create.ts';
-import type { RingGeometry } from './journal-ring.ts';
+import { UI_SLOT_BYTES, type RingGeometry } from './journal-ring.ts';
 import type { LinkPort } from './platform.ts';
 import type { ControlMemory } from './layout.ts';
 import { TASK_WORDS, TaskF64, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
@@ -47,6 +47,7 @@ export function loadGeometry(ctx: CopyContext, set: number, out: RingGeometry): 
   out.uiHead = ctx.mem.pointers.get(set, 'ui_head');
   out.wdHead = ctx.mem.pointers.get(set, 'wd_head');
   out.capacity = ctx.mem.pointers.get(set, 'capacity_bytes');
+  out.uiSlot = ctx.mem.pointers.uiSlotBytes(set) || UI_SLOT_BYTES;
   return out;
 }
 

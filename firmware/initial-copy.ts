@@ -192,6 +192,12 @@ export class InitialCopy {
     return Run.PROGRESS;
   }
 
+  /** True if some link to `system` is up. */
+  private linkUp(system: number): boolean {
+    for (const l of this.ctx.mem.config.links) if (l.peerSystem === system && this.ctx.links.get(l.number)?.isUp()) return true;
+    return false;
+  }
+
   /** S1070: the pair is copied; pick the next one. */
   private pairDone(t: number, group: number, pair: number, what: string): number {
     const { mem } = this.ctx;
@@ -216,14 +222,21 @@ export class InitialCopy {
       sleepUntil(this.ctx, t, now + WATCH_MS);
       return Run.WAITING;
     }
+    // A reader counts as lost when it has not read for link_timeout_ms and its link is down. A
+    // reader that is silent on a working link (holding a batch, say) is not a link failure; one
+    // lost reader among several leaves the others copying, and its unread journals fill the
+    // journal in the end (seed 002 §9 item 13).
     const timeout = mem.groups.u32(group, 'link_timeout_ms');
     const readersMax = mem.config.readersMax;
-    let silent = false;
+    let readers = 0;
+    let lost = 0;
     for (let r = 0; r < readersMax; r++) {
       const s = group * readersMax + r;
       if (mem.pointers.groupNumber(s) !== group || mem.pointers.readerSystem(s) === 0) continue;
-      if (timeout > 0 && now - mem.pointers.get(s, 'last_read_ms') > timeout) silent = true;
+      readers++;
+      if (timeout > 0 && now - mem.pointers.get(s, 'last_read_ms') > timeout && !this.linkUp(mem.pointers.readerSystem(s))) lost++;
     }
+    const silent = readers > 0 && lost === readers;
     const reason = mem.groups.u8(group, 'suspend_reason');
     const lock = mem.lockMap.groupBase + group;
     if (silent && reason === SuspendReason.NONE && pairsIn(mem, group, PairState.NORMAL, PairState.COPYING) > 0) {

@@ -90,6 +90,8 @@ export class JournalCreation {
       }
       // S1310/S1315: the journal volume must be usable.
       const journalVolume = mem.groups.journalVolume(group, 0);
+      // Before S920 (which may come after S910) nothing has started copying: no journal needed.
+      if (journalVolume === 0 && !copyMode && pairState === PairState.NOT_COPIED) return Journal.NOT_NEEDED;
       if (journalVolume === 0 || mem.volumes.state(journalVolume) === VolumeState.ABNORMAL) {
         if (mem.groups.state(group) === GroupState.NORMAL) {
           mem.groups.setState(group, GroupState.ABNORMAL);

@@ -18,7 +18,7 @@
 // too (seed 000 §6.4, recommended rule), so an idle secondary does not pin the last batch forever.
 
 import { BLOCK_BYTES } from './config.ts';
-import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, type RingGeometry } from './journal-ring.ts';
+import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, journalsHeld, type RingGeometry } from './journal-ring.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
 import { free, loadGeometry, pairsIn, pointerSetOf, ready, taskWord, type CopyContext } from './copy-context.ts';
 import { Frame, JNLRD_BYTES, JnlrdOff, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
@@ -161,7 +161,7 @@ export class JournalReadReception {
         mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number') - p.batchCount(set);
       } else {
         // S1550: unsent journals are those between read start and update-information newest.
-        tasks[t + W_LIMIT] = (p.get(set, 'ui_newest') - p.get(set, 'read_start') + (p.get(set, 'ui_newest') >= p.get(set, 'read_start') ? 0 : this.geometry.wdHead - this.geometry.uiHead)) / UI_SLOT_BYTES;
+        tasks[t + W_LIMIT] = journalsHeld(p.get(set, 'ui_newest'), p.get(set, 'read_start'), this.geometry);
         mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'read_start');
         mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number');
       }

@@ -12,7 +12,9 @@
 //   20    4 secondary_volume    secondary logical volume number
 //   24    4 group_number        the local group (A on the primary, B on the secondary)
 //   28    4 copied_blocks       copied address: initial-copy progress in blocks from the volume start
-//   32   32 reserved
+//   32    4 forward_next        model: synchronous pair: next forwarding ticket (taken under the write's slot locks)
+//   36    4 forward_serving     model: synchronous pair: the ticket whose write may be forwarded now
+//   40   24 reserved
 
 import { RecordTable, defineStruct } from './struct.ts';
 
@@ -31,6 +33,8 @@ export const PAIR_INFO = defineStruct('pair-info-500', 64, [
   { name: 'secondary_volume', offset: 20, size: 4, type: 'u32', meaning: 'secondary logical volume number' },
   { name: 'group_number', offset: 24, size: 4, type: 'u32', meaning: 'local group number' },
   { name: 'copied_blocks', offset: 28, size: 4, type: 'u32', meaning: 'copied address in blocks' },
+  { name: 'forward_next', offset: 32, size: 4, type: 'i32', meaning: 'next forwarding ticket' },
+  { name: 'forward_serving', offset: 36, size: 4, type: 'i32', meaning: 'ticket being forwarded' },
 ]);
 
 const O = PAIR_INFO.offsets;
@@ -51,6 +55,8 @@ export class PairTable extends RecordTable {
   groupNumber(p: number): number { return this.view.getUint32(this.at(p) + O.group_number, true); }
   copiedBlocks(p: number): number { return this.view.getUint32(this.at(p) + O.copied_blocks, true); }
   setCopiedBlocks(p: number, blocks: number): void { this.view.setUint32(this.at(p) + O.copied_blocks, blocks, true); }
+  /** Int32 word index (in the control buffer) of a pair's forwarding-ticket counters, for Atomics. */
+  forwardWord(p: number): number { return (this.byteOffset + this.at(p) + O.forward_next) >> 2; }
 
   /** Fills a pair record as S910 does (state コピー未 until initial copy picks it up). */
   register(p: number, primarySystem: number, primaryVolume: number, secondarySystem: number, secondaryVolume: number, group: number): void {

@@ -113,7 +113,9 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['secondary_volume', 20, 4, 'u32'],
       ['group_number', 24, 4, 'u32'],
       ['copied_blocks', 28, 4, 'u32'],
-      // 32..63 reserved
+      ['forward_next', 32, 4, 'i32'],
+      ['forward_serving', 36, 4, 'i32'],
+      // 40..63 reserved
     ],
   },
   {
@@ -589,6 +591,7 @@ describe('PairTable accessors', () => {
     expect(guardsClean(buffer, 64 * count)).toBe(true);
     expect(t.decode(p)).toEqual({
       number: 3, state: PairState.NOT_COPIED, flags: 0, primary_system: 1, primary_volume: 2, secondary_system: 3, secondary_volume: 4, group_number: 5, copied_blocks: 0,
+      forward_next: 0, forward_serving: 0,
     });
   });
 

@@ -467,6 +467,7 @@ describe('maintenance: readControlBlock', () => {
     h.mem.pairs.register(5, 1, 2, 9, 7, 3);
     expect(h.maintenance.readControlBlock('pair', 5).data).toEqual({
       number: 5, state: 3, flags: 0, primary_system: 1, primary_volume: 2, secondary_system: 9, secondary_volume: 7, group_number: 3, copied_blocks: 0,
+      forward_next: 0, forward_serving: 0,
     });
     h.mem.pairs.setFlags(5, PairFlag.RESYNC);
     expect(h.maintenance.readControlBlock('pair', 5).data?.flags).toBe(PairFlag.RESYNC);
