@@ -11,7 +11,7 @@
 import { BLOCK_BYTES } from './config.ts';
 import type { Cache } from './cache.ts';
 import type { ControlMemory } from './layout.ts';
-import { Msg, MsgStatus, diskAdapterFor } from './messages.ts';
+import { Msg, diskAdapterFor } from './messages.ts';
 import { Stat } from './structs/statistics.ts';
 import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
 
@@ -123,4 +123,3 @@ export class CacheIo {
   }
 }
 
-export { MsgStatus };

@@ -5,8 +5,11 @@
 // loop runs it, from its cursor, until it completes. It never blocks: no free cache slot, a
 // busy slot, or a stage outstanding make it record why it waits and yield.
 //
-// Journal creation (S1265, seed 000 §5.4) hooks in at the point marked below once remote copy
-// is configured for the volume; a write to a 正常 volume goes straight to S1270.
+// A write to a 正常 volume goes straight to S1270. A write to a 正 volume pins and locks all its
+// slots, reserves its journal under the group lock (journal-create.ts, S1265), lands its data,
+// then copies the journal's write data and update information to the journal volume (S1360)
+// before completing — or, for a synchronous pair (seed 000 embodiment 2), forwards the write to
+// the secondary system's host port and completes when that write has.
 
 import { HostOp, Reason, ScsiStatus, SenseKey } from '../hal/host-port.ts';
 import type { HostPorts } from '../hal/host-port.ts';
@@ -15,7 +18,8 @@ import { MsgStatus } from './messages.ts';
 import { Stat } from './structs/statistics.ts';
 import { TASK_WORDS, TaskF64 as F, TaskKind, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
 import { CacheIo, IO_DONE, IO_WAIT, type IoContext } from './cache-io.ts';
-import { Journal, JournalCreation, UI_SLOT_BYTES, type Reservation } from './journal-create.ts';
+import { Journal, JournalCreation, type Reservation } from './journal-create.ts';
+import { UI_SLOT_BYTES } from './journal-ring.ts';
 import { encodeUpdateInfo } from './structs/update-info-codec.ts';
 import { crc32c } from '../hal/crc32c.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VolumeState } from './structs/volume-info.ts';

@@ -216,4 +216,3 @@ export class JournalCreation {
   }
 }
 
-export { UI_SLOT_BYTES };
