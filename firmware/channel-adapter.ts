@@ -18,6 +18,7 @@ import { CacheIo } from './cache-io.ts';
 import { CommandReceive, Run, type AdapterContext } from './command-receive.ts';
 import type { CopyContext } from './copy-context.ts';
 import { InitialCopy } from './initial-copy.ts';
+import { ConfigForward } from './config-forward.ts';
 import { JournalCreation } from './journal-create.ts';
 import { JournalRead } from './journal-read.ts';
 import { JournalReadReception } from './journal-read-reception.ts';
@@ -44,6 +45,7 @@ export class ChannelAdapter implements Processor {
   private readonly journalRead: JournalRead;
   private readonly restore: Restore;
   private readonly initialCopy: InitialCopy;
+  private readonly forward: ConfigForward;
   private readonly hostTasks: number;
   private readonly taskCount: number;
   /** Links this adapter owns: [link number, port] pairs. */
@@ -83,6 +85,7 @@ export class ChannelAdapter implements Processor {
     this.journalRead = new JournalRead(this.ctx);
     this.restore = new Restore(this.ctx);
     this.initialCopy = new InitialCopy(this.ctx);
+    this.forward = new ConfigForward(this.ctx);
     for (const link of mem.config.links) {
       const port = platform.links.get(link.number);
       if (link.adapter === this.processorId && port) this.ownLinks.push([link.number, port]);
@@ -187,6 +190,10 @@ export class ChannelAdapter implements Processor {
       if (type === Frame.JNLRD) this.reception.accept(number, port);
       else if (type === Frame.JNLRD_RESPONSE) {
         if (!this.journalRead.onResponse(number, port)) this.ctx.stats[Stat.BAD_MESSAGES]!++; // stale or unknown
+      } else if (type === Frame.CONFIG) {
+        this.forward.onRequest(number, port);
+      } else if (type === Frame.CONFIG_RESPONSE) {
+        if (!this.forward.onResponse(number, port)) this.ctx.stats[Stat.BAD_MESSAGES]!++;
       } else {
         this.ctx.stats[Stat.BAD_MESSAGES]!++; // a bad frame (counted by the link too) or an unknown type
       }
@@ -256,6 +263,10 @@ export class ChannelAdapter implements Processor {
       }
       case TaskKind.RESTORE:
         return this.restore.resume(task);
+      case TaskKind.FORWARD: {
+        const link = mem.tasks[t + T.AUX0]!;
+        return this.forward.resume(task, this.ctx.links.get(link), this.reception.busy(link));
+      }
       case TaskKind.INITIAL_COPY:
         return this.initialCopy.resume(task);
       default:

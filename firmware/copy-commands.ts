@@ -22,7 +22,8 @@ import {
   GROUP_ROLE_NAME, GROUP_STATE_NAME, GroupFlag, GroupRole, GroupState, READ_POLICY_NAME, ReadPolicy, SUSPEND_REASON_NAME, StorePolicy, SuspendReason,
 } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
-import { GROUP_SERVICE_TASKS, GroupService, TASK_WORDS, TaskState, TaskWord as T } from './structs/task.ts';
+import { GROUP_SERVICE_TASKS, GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { ConfigOp } from './link-protocol.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
 export interface GroupOptions {
@@ -78,6 +79,13 @@ export interface GroupView {
 
 const ok = <T>(data?: T): MaintResult<T> => (data === undefined ? { status: 'ok', reason: 'ok' } : { status: 'ok', reason: 'ok', data });
 const rejected = <T = undefined>(reason: string): MaintResult<T> => ({ status: 'rejected', reason });
+
+/** Phases of the forwarding task (config-forward.ts); DONE holds an answer not yet collected. */
+export const ForwardPhase = { SEND: 0, AWAIT: 1, DONE: 2, COLLECTED: 3 } as const;
+/** Task fields of the forwarding task. */
+export const FwdWord = { OP: T.OPCODE, GROUP: T.GROUP, A: T.LBA, B: T.BYTE_LENGTH, C: T.VOLUME, LINK: T.AUX0, REQUEST_ID: T.AUX1 } as const;
+/** The answer in the forwarding task's scratch block: status (0 ok, 1 rejected), value, reason length, then the reason. */
+export const FWD_RESULT_REASON = 16;
 
 /** A journal volume must hold at least this many largest writes besides its update information. */
 export const JOURNAL_MIN_WRITES = 4;
@@ -318,6 +326,82 @@ export class CopyCommands {
       this.trace(`pair ${pair}: unused -> normal (synchronous copy of volume ${volume} to system ${targetSystem} volume ${targetVolume})`);
       return ok({ pair });
     });
+  }
+
+  /**
+   * Forwards the secondary's part of a setup step to `system` over this system's link to it
+   * (seed 000 S900 item 2, S910 step 3, S920 item 2, S930 step 3). Returns at once; the answer
+   * comes from forwardResult(system). One forwarded instruction at a time per link adapter.
+   */
+  forward(system: number, o:
+    | { op: 'createGroup'; group: number; primaryGroup: number }
+    | { op: 'registerPair'; group: number; primaryVolume: number; secondaryVolume: number }
+    | { op: 'registerJournalVolume'; group: number; volume: number }
+    | { op: 'startCopy'; group: number }): MaintResult {
+    const { mem } = this;
+    const link = mem.config.links.find((l) => l.peerSystem === system);
+    if (!link) return rejected(`unknown system ${system}: no link to it is configured`);
+    if (!(Number.isInteger(o.group) && o.group >= 1)) return rejected(`group ${o.group} must be a positive integer`);
+    let op: number;
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    switch (o.op) {
+      case 'createGroup':
+        op = ConfigOp.CREATE_GROUP;
+        a = o.primaryGroup;
+        if (!mem.groups.exists(a) || mem.groups.role(a) !== GroupRole.PRIMARY) return rejected(`group ${a} is not a primary group here`);
+        break;
+      case 'registerPair':
+        op = ConfigOp.REGISTER_PAIR;
+        a = o.primaryVolume;
+        b = o.secondaryVolume;
+        if (!mem.volumes.exists(a) || mem.volumes.number(a) === 0) return rejected(`volume ${a} is not defined here`);
+        c = mem.volumes.capacityBlocks(a); // the secondary checks its volume against it
+        break;
+      case 'registerJournalVolume':
+        op = ConfigOp.REGISTER_JOURNAL;
+        a = o.volume;
+        break;
+      case 'startCopy':
+        op = ConfigOp.START;
+        break;
+      default:
+        return rejected(`unknown instruction '${String((o as { op: unknown }).op)}'`);
+    }
+    const t = mem.taskWord(link.adapter, mem.geometry.receptionTaskBase);
+    if (mem.tasks[t + T.STATE] !== TaskState.FREE) return rejected(`a forwarded instruction to system ${system} is still in progress`);
+    mem.tasks[t + T.KIND] = TaskKind.FORWARD;
+    mem.tasks[t + FwdWord.OP] = op;
+    mem.tasks[t + FwdWord.GROUP] = o.group;
+    mem.tasks[t + FwdWord.A] = a;
+    mem.tasks[t + FwdWord.B] = b;
+    mem.tasks[t + FwdWord.C] = c;
+    mem.tasks[t + FwdWord.LINK] = link.number;
+    mem.tasks[t + FwdWord.REQUEST_ID] = (mem.tasks[t + FwdWord.REQUEST_ID]! + 1) | 0;
+    mem.tasks[t + T.CACHE_SLOT] = -1;
+    mem.tasks[t + T.PHASE] = ForwardPhase.SEND;
+    Atomics.store(mem.tasks, t + T.STATE, TaskState.READY);
+    mem.doorbells.ring(link.adapter);
+    return ok();
+  }
+
+  /** The answer to the last forwarded instruction to `system`; null while it is on its way. */
+  forwardResult(system: number): MaintResult<{ value: number }> | null {
+    const { mem } = this;
+    const link = mem.config.links.find((l) => l.peerSystem === system);
+    if (!link) return rejected(`unknown system ${system}: no link to it is configured`);
+    const task = mem.geometry.receptionTaskBase;
+    const t = mem.taskWord(link.adapter, task);
+    if (mem.tasks[t + T.STATE] !== TaskState.FREE) return null;
+    if (mem.tasks[t + T.PHASE] !== ForwardPhase.DONE || mem.tasks[t + T.KIND] !== TaskKind.FORWARD) return rejected(`no forwarded instruction to system ${system} is waiting for collection`);
+    mem.tasks[t + T.PHASE] = ForwardPhase.COLLECTED;
+    const at = mem.scratchOffset(link.adapter, task);
+    const length = Math.min(mem.scratchView.getUint32(at + 8, true), 480);
+    let reason = '';
+    for (let i = 0; i < length; i++) reason += String.fromCharCode(mem.scratchBytes[at + FWD_RESULT_REASON + i]!);
+    const value = mem.scratchView.getUint32(at + 4, true);
+    return mem.scratchView.getUint32(at, true) === 0 ? { status: 'ok', reason, data: { value } } : { status: 'rejected', reason };
   }
 
   /** pairsplit: suspend the pairs of a primary group; writes go to the update bitmaps. */

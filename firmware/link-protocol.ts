@@ -26,7 +26,38 @@
 //   24    8 next_number        float64: the primary group's next update number (lag display)
 //   32    …  journals          count x (64-byte update information + data_blocks x 512 bytes)
 
-export const Frame = { JNLRD: 1, JNLRD_RESPONSE: 2 } as const;
+//
+// CONFIG — an instruction forwarded by the primary to the secondary (seed 000 S900 item 2, S910
+// step 3, S920 item 2, S930 step 3)
+//  off size field
+//    0    4 request_id
+//    4    1 op                 ConfigOp
+//    5    3 reserved
+//    8    4 group              the group on the receiving system (B)
+//   12    4 a                  CREATE_GROUP: the primary's group A; REGISTER_PAIR: primary volume; REGISTER_JOURNAL: volume
+//   16    4 b                  REGISTER_PAIR: secondary volume
+//   20    4 c                  REGISTER_PAIR: the primary volume's capacity in blocks
+//   24    8 reserved
+// The sender is the system at the other end of the link the frame arrived on.
+//
+// CONFIG_RESPONSE
+//  off size field
+//    0    4 request_id
+//    4    1 status             0 ok, 1 rejected
+//    5    1 reserved
+//    6    2 reason_length      bytes of reason that follow
+//    8    4 value              REGISTER_PAIR: the secondary's pair number
+//   12    4 reserved
+//   16    …  reason            ASCII, at most CONFIG_REASON_MAX bytes
+
+export const Frame = { JNLRD: 1, JNLRD_RESPONSE: 2, CONFIG: 3, CONFIG_RESPONSE: 4 } as const;
+
+export const CONFIG_BYTES = 32;
+export const ConfigOff = { REQUEST_ID: 0, OP: 4, GROUP: 8, A: 12, B: 16, C: 20 } as const;
+export const ConfigOp = { CREATE_GROUP: 1, REGISTER_PAIR: 2, REGISTER_JOURNAL: 3, START: 4 } as const;
+export const CONFIG_RESPONSE_HEADER_BYTES = 16;
+export const CONFIG_REASON_MAX = 480;
+export const CfgRespOff = { REQUEST_ID: 0, STATUS: 4, REASON_LENGTH: 6, VALUE: 8, REASON: 16 } as const;
 
 export const JNLRD_BYTES = 32;
 export const JnlrdOff = { GROUP: 0, REQUESTER: 4, REQUEST_ID: 8, RETRY: 12, MAX_JOURNALS: 16, MAX_BYTES: 20 } as const;
