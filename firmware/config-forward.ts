@@ -9,7 +9,7 @@
 // the other end of that link, and answers with the status and the reason.
 
 import { CopyCommands, FWD_RESULT_REASON, ForwardPhase, FwdWord } from './copy-commands.ts';
-import { free, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
+import { free, rxView, sleepUntil, taskWord, txView, type CopyContext } from './copy-context.ts';
 import {
   CONFIG_BYTES, CONFIG_REASON_MAX, CONFIG_RESPONSE_HEADER_BYTES, CfgRespOff, ConfigOff, ConfigOp, Frame,
 } from './link-protocol.ts';
@@ -23,7 +23,6 @@ export const FORWARD_TIMEOUT_MS = 2000;
 
 export class ConfigForward {
   private readonly commands: CopyCommands;
-  private readonly views = new Map<LinkPort, { tx: DataView; rx: DataView }>();
 
   constructor(private readonly ctx: CopyContext) {
     this.commands = new CopyCommands(ctx.mem, () => ctx.clock.nowMs(), ctx.trace);
@@ -49,7 +48,7 @@ export class ConfigForward {
       sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + 0.05);
       return Run.WAITING;
     }
-    const v = this.viewsOf(port).tx;
+    const v = txView(port);
     v.setUint32(ConfigOff.REQUEST_ID, mem.tasks[t + FwdWord.REQUEST_ID]!, true);
     v.setUint32(ConfigOff.OP, mem.tasks[t + FwdWord.OP]!, true);
     v.setUint32(ConfigOff.GROUP, mem.tasks[t + FwdWord.GROUP]!, true);
@@ -71,7 +70,7 @@ export class ConfigForward {
     const { mem } = this.ctx;
     const task = this.taskOf();
     const t = taskWord(this.ctx, task);
-    const rx = this.viewsOf(port).rx;
+    const rx = rxView(port);
     if (port.rxPayloadLength < CONFIG_RESPONSE_HEADER_BYTES || mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.PHASE] !== ForwardPhase.AWAIT) return false;
     if (mem.tasks[t + FwdWord.LINK] !== link || rx.getUint32(CfgRespOff.REQUEST_ID, true) !== mem.tasks[t + FwdWord.REQUEST_ID]) return false;
     const length = Math.min(rx.getUint16(CfgRespOff.REASON_LENGTH, true), CONFIG_REASON_MAX, port.rxPayloadLength - CONFIG_RESPONSE_HEADER_BYTES);
@@ -84,7 +83,7 @@ export class ConfigForward {
   /** A CONFIG frame arrived on `link`: carry it out as instructed by the system at its other end, and answer. */
   onRequest(link: number, port: LinkPort): void {
     const { mem } = this.ctx;
-    const rx = this.viewsOf(port).rx;
+    const rx = rxView(port);
     const sender = mem.config.links.find((l) => l.number === link)?.peerSystem ?? 0;
     let result: MaintResult<unknown>;
     if (port.rxPayloadLength !== CONFIG_BYTES) {
@@ -105,7 +104,7 @@ export class ConfigForward {
           result = { status: 'rejected', reason: `unknown forwarded instruction ${rx.getUint8(ConfigOff.OP)}` };
       }
     }
-    const tx = this.viewsOf(port).tx;
+    const tx = txView(port);
     tx.setUint32(CfgRespOff.REQUEST_ID, port.rxPayloadLength >= 4 ? rx.getUint32(ConfigOff.REQUEST_ID, true) : 0, true);
     tx.setUint8(CfgRespOff.STATUS, result.status === 'ok' ? 0 : 1);
     tx.setUint8(CfgRespOff.STATUS + 1, 0);
@@ -128,18 +127,6 @@ export class ConfigForward {
     for (let i = 0; i < text.length; i++) mem.scratchBytes[at + FWD_RESULT_REASON + i] = text.charCodeAt(i) & 0x7f;
     mem.tasks[t + T.PHASE] = ForwardPhase.DONE;
     free(this.ctx, t);
-  }
-
-  private viewsOf(port: LinkPort): { tx: DataView; rx: DataView } {
-    let v = this.views.get(port);
-    if (!v) {
-      v = {
-        tx: new DataView(port.staging.buffer, port.staging.byteOffset, port.staging.byteLength),
-        rx: new DataView(port.rxStaging.buffer, port.rxStaging.byteOffset, port.rxStaging.byteLength),
-      };
-      this.views.set(port, v);
-    }
-    return v;
   }
 }
 

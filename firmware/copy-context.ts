@@ -51,6 +51,23 @@ export function loadGeometry(ctx: CopyContext, set: number, out: RingGeometry): 
   return out;
 }
 
+const txViews = new WeakMap<LinkPort, DataView>();
+const rxViews = new WeakMap<LinkPort, DataView>();
+
+/** A DataView over a link's send staging buffer, made once per link. */
+export function txView(port: LinkPort): DataView {
+  let view = txViews.get(port);
+  if (!view) txViews.set(port, (view = new DataView(port.staging.buffer, port.staging.byteOffset, port.staging.byteLength)));
+  return view;
+}
+
+/** A DataView over a link's receive staging buffer, made once per link. */
+export function rxView(port: LinkPort): DataView {
+  let view = rxViews.get(port);
+  if (!view) rxViews.set(port, (view = new DataView(port.rxStaging.buffer, port.rxStaging.byteOffset, port.rxStaging.byteLength)));
+  return view;
+}
+
 /** Puts a task to sleep until `wakeMs` (TaskWait.TIMER). */
 export function sleepUntil(ctx: CopyContext, t: number, wakeMs: number): void {
   ctx.mem.tasks[t + T.STATE] = TaskState.WAITING;

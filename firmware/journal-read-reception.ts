@@ -20,7 +20,7 @@
 import { BLOCK_BYTES } from './config.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, journalsHeld, type RingGeometry } from './journal-ring.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
-import { free, loadGeometry, pairsIn, pointerSetOf, ready, taskWord, type CopyContext } from './copy-context.ts';
+import { free, loadGeometry, pairsIn, pointerSetOf, ready, rxView, taskWord, txView, type CopyContext } from './copy-context.ts';
 import { Frame, JNLRD_BYTES, JnlrdOff, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
 import { GroupRole, GroupState } from './structs/group-info.ts';
@@ -50,7 +50,6 @@ const W_REFUSAL = T.PORT_SLOT;
 export class JournalReadReception {
   private readonly ui = emptyUpdateInfo();
   private readonly geometry: RingGeometry = { uiHead: 0, wdHead: 0, capacity: 0 };
-  private readonly views = new Map<LinkPort, DataView>();
 
   constructor(private readonly ctx: CopyContext) {}
 
@@ -68,7 +67,7 @@ export class JournalReadReception {
   accept(link: number, port: LinkPort): void {
     const { mem } = this.ctx;
     const t = taskWord(this.ctx, this.taskOf(link));
-    const rx = new DataView(port.rxStaging.buffer, port.rxStaging.byteOffset, port.rxStaging.byteLength);
+    const rx = rxView(port);
     mem.tasks[t + T.KIND] = TaskKind.RECEPTION;
     mem.tasks[t + T.CURSOR] = 0;
     mem.tasks[t + T.AUX_CURSOR] = 0;
@@ -220,7 +219,7 @@ export class JournalReadReception {
     const tasks = mem.tasks;
     const f = t >> 1;
     const offset = tasks[t + W_OFFSET]!;
-    const view = this.viewOf(port);
+    const view = txView(port);
     decodeUpdateInfo(view, offset, this.ui);
     const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
     const dataWord = (offset + WIRE_UPDATE_INFO_BYTES) >> 2;
@@ -276,7 +275,7 @@ export class JournalReadReception {
     const { mem } = this.ctx;
     const tasks = mem.tasks;
     const f = t >> 1;
-    const view = this.viewOf(port);
+    const view = txView(port);
     const group = tasks[t + T.GROUP]!;
     let kind = tasks[t + W_KIND]!;
     const count = kind === ResponseKind.JOURNALS ? tasks[t + T.COUNT]! : 0;
@@ -350,14 +349,5 @@ export class JournalReadReception {
   private copyComplete(group: number): boolean {
     const n = this.ctx.mem.groups.pairCount(group);
     return n > 0 && pairsIn(this.ctx.mem, group, PairState.NORMAL) === n;
-  }
-
-  private viewOf(port: LinkPort): DataView {
-    let view = this.views.get(port);
-    if (!view) {
-      view = new DataView(port.staging.buffer, port.staging.byteOffset, port.staging.byteLength);
-      this.views.set(port, view);
-    }
-    return view;
   }
 }

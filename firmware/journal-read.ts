@@ -17,7 +17,7 @@
 
 import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
-import { free, loadGeometry, pointerSetOf, ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
+import { free, loadGeometry, pointerSetOf, ready, rxView, sleepUntil, taskWord, txView, type CopyContext } from './copy-context.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, uiFits, wdFits, type RingGeometry } from './journal-ring.ts';
 import { Frame, JNLRD_BYTES, JnlrdOff, REFUSAL_TEXT, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
@@ -49,7 +49,6 @@ export const BACKOFF_MAX_MS = 1000;
 export class JournalRead {
   private readonly ui = emptyUpdateInfo();
   private readonly geometry: RingGeometry = { uiHead: 0, wdHead: 0, capacity: 0 };
-  private readonly txViews = new Map<LinkPort, DataView>();
 
   constructor(private readonly ctx: CopyContext) {}
 
@@ -106,7 +105,7 @@ export class JournalRead {
       sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + 0.05);
       return Run.WAITING;
     }
-    const view = this.txView(link);
+    const view = txView(link);
     const id = (mem.tasks[t + W_REQUEST_ID]! + 1) | 0;
     mem.tasks[t + W_REQUEST_ID] = id;
     view.setUint32(JnlrdOff.GROUP, mem.groups.partnerGroup(group), true);
@@ -130,7 +129,7 @@ export class JournalRead {
   onResponse(link: number, port: LinkPort): boolean {
     const { mem } = this.ctx;
     if (port.rxPayloadLength < RESPONSE_HEADER_BYTES) return false;
-    const rx = new DataView(port.rxStaging.buffer, port.rxStaging.byteOffset, port.rxPayloadLength);
+    const rx = rxView(port);
     const id = rx.getUint32(RespOff.REQUEST_ID, true);
     for (let group = 1; group < mem.groups.count; group++) {
       const t = taskWord(this.ctx, this.taskOf(group));
@@ -408,14 +407,5 @@ export class JournalRead {
         this.ctx.trace(`pair ${pair}: not-copied -> normal (initial copy ended, S940)`);
       }
     }
-  }
-
-  private txView(port: LinkPort): DataView {
-    let view = this.txViews.get(port);
-    if (!view) {
-      view = new DataView(port.staging.buffer, port.staging.byteOffset, port.staging.byteLength);
-      this.txViews.set(port, view);
-    }
-    return view;
   }
 }
