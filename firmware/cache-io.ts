@@ -20,6 +20,11 @@ export const IO_DONE = 0;
 export const IO_WAIT = 1;
 /** The task waits after moving some bytes in this call. */
 export const IO_WAIT_PROGRESS = 2;
+/** A stage this transfer needed failed on the drive; the caller decides what that means. */
+export const IO_ERROR = 3;
+
+/** CACHE_SLOT value of a task whose last stage failed (read by the next transfer). */
+const STAGE_FAILED = -2;
 
 export interface IoContext {
   readonly processorId: number;
@@ -50,6 +55,10 @@ export class CacheIo {
   transfer(task: number, write: boolean, volume: number, block: number, byteLength: number, buf: Int32Array, bufWord: number, cursorWord: number): number {
     const { cache, mem, stats } = this.ctx;
     const t = this.ctx.taskBase + task * TASK_WORDS;
+    if (this.tasks[t + T.CACHE_SLOT] === STAGE_FAILED) {
+      this.tasks[t + T.CACHE_SLOT] = -1;
+      return IO_ERROR;
+    }
     let cursor = this.tasks[t + cursorWord]!;
     let progressed = false;
     while (cursor < byteLength) {
@@ -108,7 +117,7 @@ export class CacheIo {
     const t = this.ctx.taskBase + task * TASK_WORDS;
     if (this.tasks[t + T.STATE] !== TaskState.WAITING || this.tasks[t + T.WAIT] !== TaskWait.STAGE || this.tasks[t + T.CACHE_SLOT] !== slot) return -1;
     this.ctx.cache.unpin(slot);
-    this.tasks[t + T.CACHE_SLOT] = -1;
+    this.tasks[t + T.CACHE_SLOT] = status === 0 ? -1 : STAGE_FAILED;
     this.tasks[t + T.WAIT] = TaskWait.NONE;
     this.tasks[t + T.STATE] = TaskState.READY;
     return status;

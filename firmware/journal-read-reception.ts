@@ -19,7 +19,7 @@
 
 import { BLOCK_BYTES } from './config.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, journalsHeld, type RingGeometry } from './journal-ring.ts';
-import { IO_DONE, IO_WAIT } from './cache-io.ts';
+import { IO_DONE, IO_ERROR, IO_WAIT } from './cache-io.ts';
 import { free, loadGeometry, pairsIn, pointerSetOf, ready, rxView, taskWord, txView, type CopyContext } from './copy-context.ts';
 import { Frame, JNLRD_BYTES, JnlrdOff, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
@@ -181,7 +181,7 @@ export class JournalReadReception {
     const jv = mem.groups.journalVolume(group, 0);
     const scratch = mem.scratchOffset(this.ctx.processorId, task);
     const r = this.ctx.io.transfer(task, false, jv, mem.taskFloats[f + F.UI_POSITION]! / BLOCK_BYTES, UI_SLOT_BYTES, mem.scratch, scratch >> 2, T.CURSOR);
-    if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+    if (r !== IO_DONE) return this.waitOrFail(t, r);
     tasks[t + T.CURSOR] = 0;
     const expected = mem.taskFloats[f + F.UPDATE_NUMBER]!;
     const problem = validateUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, mem.config.maxTransferBytes / BLOCK_BYTES);
@@ -227,7 +227,7 @@ export class JournalReadReception {
     if (copy) {
       // An initial-copy journal sends the primary volume's current contents (seed 000 §5.6 S1570).
       const r = this.ctx.io.transfer(task, false, this.ui.dataVolume, this.ui.dataPosition / BLOCK_BYTES, dataBytes, port.stagingWords, dataWord, T.CURSOR);
-      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      if (r !== IO_DONE) return this.waitOrFail(t, r);
       view.setUint32(offset + UPDATE_INFO.offsets.data_checksum, crc32c(port.staging, offset + WIRE_UPDATE_INFO_BYTES, dataBytes), true);
       sealUpdateInfo(view, port.staging, offset);
     } else {
@@ -235,10 +235,10 @@ export class JournalReadReception {
       loadGeometry(this.ctx, set, this.geometry);
       const first = Math.min(dataBytes, this.geometry.capacity - this.ui.dataPosition);
       let r = this.ctx.io.transfer(task, false, this.ui.dataVolume, this.ui.dataPosition / BLOCK_BYTES, first, port.stagingWords, dataWord, T.CURSOR);
-      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      if (r !== IO_DONE) return this.waitOrFail(t, r);
       if (first < dataBytes) {
         r = this.ctx.io.transfer(task, false, this.ui.dataVolume, this.geometry.wdHead / BLOCK_BYTES, dataBytes - first, port.stagingWords, dataWord + (first >> 2), T.AUX_CURSOR);
-        if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+        if (r !== IO_DONE) return this.waitOrFail(t, r);
       }
       if (crc32c(port.staging, offset + WIRE_UPDATE_INFO_BYTES, dataBytes) !== this.ui.dataChecksum) {
         this.corrupt(t, `write data of journal ${this.ui.updateNumber} failed its checksum`);
@@ -257,6 +257,15 @@ export class JournalReadReception {
     mem.taskFloats[f + F.UI_POSITION] = advanceUi(mem.taskFloats[f + F.UI_POSITION]!, 1, this.geometry);
     ready(this.ctx, t, tasks[t + T.COUNT]! < tasks[t + W_LIMIT]! ? Phase.UI : Phase.SEND);
     return Run.PROGRESS;
+  }
+
+  /** A transfer that could not finish: wait, or — its stage failed on the drive — fail the group. */
+  private waitOrFail(t: number, r: number): number {
+    if (r === IO_ERROR) {
+      this.corrupt(t, 'a journal could not be read from its drive');
+      return Run.PROGRESS;
+    }
+    return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
   }
 
   /** A journal on the primary is damaged: the group fails (S1525's state) and says so. */

@@ -12,7 +12,7 @@
 // are busy, restore yields for a short while between journals.
 
 import { BLOCK_BYTES } from './config.ts';
-import { IO_DONE, IO_WAIT } from './cache-io.ts';
+import { IO_DONE, IO_ERROR, IO_WAIT } from './cache-io.ts';
 import { free, loadGeometry, pointerSetOf, ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, type RingGeometry } from './journal-ring.ts';
 import { GroupFlag, GroupState } from './structs/group-info.ts';
@@ -92,7 +92,7 @@ export class Restore {
     if (mem.tasks[t + T.PHASE] === RestorePhase.UI) {
       // S2040: the journal with the smallest update number sits at update-information oldest.
       const r = this.ctx.io.transfer(task, false, jv, mem.taskFloats[f + F.UI_POSITION]! / BLOCK_BYTES, UI_SLOT_BYTES, mem.scratch, scratch >> 2, T.CURSOR);
-      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      if (r !== IO_DONE) return this.waitOrFail(t, group, r);
       mem.tasks[t + T.CURSOR] = 0;
       const expected = mem.groups.restoredNumber(group) + 1;
       const problem = validateUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, mem.config.maxTransferBytes / BLOCK_BYTES);
@@ -134,10 +134,10 @@ export class Restore {
       const wd = mem.taskFloats[f + F.WD_POSITION]!;
       const first = Math.min(bytes, this.geometry.capacity - wd);
       let r = this.ctx.io.transfer(task, false, jv, wd / BLOCK_BYTES, first, mem.staging, buffer >> 2, T.CURSOR);
-      if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+      if (r !== IO_DONE) return this.waitOrFail(t, group, r);
       if (first < bytes) {
         r = this.ctx.io.transfer(task, false, jv, this.geometry.wdHead / BLOCK_BYTES, bytes - first, mem.staging, (buffer + first) >> 2, T.AUX_CURSOR);
-        if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+        if (r !== IO_DONE) return this.waitOrFail(t, group, r);
       }
       if ((crc32c(mem.stagingBytes, buffer, bytes) | 0) !== mem.tasks[t + T.COUNT]) {
         mem.groups.setState(group, GroupState.ABNORMAL);
@@ -150,7 +150,7 @@ export class Restore {
     }
     // S2050: write the data to the secondary volume at the journal's position.
     const r = this.ctx.io.transfer(task, true, mem.tasks[t + W_TARGET]!, mem.tasks[t + W_BLOCK]!, bytes, mem.staging, buffer >> 2, T.CURSOR);
-    if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+    if (r !== IO_DONE) return this.waitOrFail(t, group, r);
     // S2060: release exactly this journal, then restore the next.
     const lock = mem.lockMap.groupBase + group;
     mem.locks.lock(lock);
@@ -165,6 +165,16 @@ export class Restore {
     mem.locks.unlock(lock);
     ready(this.ctx, t, RestorePhase.CHECK);
     return Run.PROGRESS;
+  }
+
+  /** A transfer that could not finish: wait, or — a drive failed it — the group becomes abnormal. */
+  private waitOrFail(t: number, group: number, r: number): number {
+    if (r !== IO_ERROR) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+    const { mem } = this.ctx;
+    mem.groups.setState(group, GroupState.ABNORMAL);
+    this.ctx.trace(`group ${group}: normal -> abnormal (a journal or its secondary volume could not be read from its drive)`);
+    free(this.ctx, t);
+    return Run.DONE;
   }
 
   /** The secondary volume of the group's pair whose primary volume is `primaryVolume`; 0 if none. */

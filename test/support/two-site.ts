@@ -59,6 +59,8 @@ export interface SiteOptions {
   overrides?: Partial<SystemConfig>;
   /** Skip S930 (start) so a test can write before copying starts. */
   start?: boolean;
+  /** Boot every drive behind a fault-injecting drive. */
+  faults?: boolean;
   trace?: string[];
 }
 
@@ -75,7 +77,7 @@ export async function bootSites(o: SiteOptions): Promise<Sites> {
   const secondaryNumbers = Array.from({ length: n }, (_, i) => i + 2);
   const configs = [siteConfig(1, secondaryNumbers, o.overrides), ...secondaryNumbers.map((s) => siteConfig(s, [1], o.overrides))];
   const links: LinkSpec[] = secondaryNumbers.map((s, i) => ({ a: { system: 1, link: i + 1 }, b: { system: s, link: 1 }, ringBytes: 1024 * 1024 }));
-  const topo = await Topology.boot(configs, links, { runtime: o.runtime, seed: o.seed ?? 1, transport: o.transport ?? 'memory', ...(o.trace ? { trace: (l: string) => o.trace!.push(l) } : {}) });
+  const topo = await Topology.boot(configs, links, { runtime: o.runtime, seed: o.seed ?? 1, transport: o.transport ?? 'memory', faults: o.faults ?? false, ...(o.trace ? { trace: (l: string) => o.trace!.push(l) } : {}) });
   const primary = topo.system(1);
   const secondaries = secondaryNumbers.map((s) => topo.system(s));
   ok(primary.copy.createGroup(1, { role: 'primary', ...o.primaryGroup }));

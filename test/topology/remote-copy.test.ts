@@ -191,3 +191,24 @@ describe('threaded runtime, concurrent hosts', () => {
     });
   });
 });
+
+describe('deterministic runtime, drive faults', () => {
+  it('a journal the secondary cannot read back from its drive makes the group abnormal with a trace line, instead of stalling restore', async () => {
+    const trace: string[] = [];
+    const s = await sites({ runtime: 'deterministic', seed: 53, faults: true, trace });
+    await converge(s, s.secondaries[0]!, 'initial copy');
+    const secondary = s.secondaries[0]!;
+    ok(secondary.copy.pauseRestore(1, true));
+    // Enough writes that the stored journals leave the secondary's small cache before restore reads them.
+    for (let i = 0; i < 40; i++) await s.history.writeRandom(16);
+    await s.topo.until(() => secondary.copy.groupStatus(1).data!.receivedNumber >= s.primary.copy.groupStatus(1).data!.nextUpdateNumber - 1, 'received');
+    await s.topo.pass(50); // destage and eviction
+    secondary.faults(0).failReads(2048, 2048 + 1023); // the journal volume's blocks
+    ok(secondary.copy.pauseRestore(1, false));
+    await s.topo.until(() => secondary.copy.groupStatus(1).data!.state === 'abnormal', 'group abnormal');
+    expect(trace.some((l) => l.includes('could not be read from its drive'))).toBe(true);
+    const k = prefixOf(s.history, await readVolumes(secondary));
+    expect(k).toBeLessThan(s.history.writes.length);
+    secondary.faults(0).heal();
+  });
+});
