@@ -144,6 +144,8 @@ export class CommandReceive {
     const r = this.io.stageDone(task, slot, status);
     if (r < 0) return -1;
     if (r === MsgStatus.OK) return Run.PROGRESS;
+    // A host command ends here with the error; nothing is left for a later transfer to report.
+    this.tasks[this.ctx.taskBase + task * TASK_WORDS + T.CACHE_SLOT] = -1;
     if (r === MsgStatus.NO_STORAGE) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_NO_STORAGE);
     if (r === MsgStatus.DRIVE_FAILED) return this.reject(task, SenseKey.HARDWARE_ERROR, Reason.VOLUME_ABNORMAL);
     return this.reject(task, SenseKey.MEDIUM_ERROR, Reason.DRIVE_READ_ERROR);
