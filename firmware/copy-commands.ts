@@ -23,7 +23,8 @@ import {
 } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
 import { GROUP_SERVICE_TASKS, GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
-import { ConfigOp } from './link-protocol.ts';
+import { ConfigOp, ReleaseMode } from './link-protocol.ts';
+import { SentBatches } from './sent-batches.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
 export interface GroupOptions {
@@ -37,6 +38,12 @@ export interface GroupOptions {
   readIntervalMs?: number;
   batchJournalsMax?: number;
   storePolicy?: keyof typeof StorePolicy;
+  /**
+   * Secondary: which batches each journal read releases on the primary — NEXT_COMMAND (the
+   * base S1590), AFTER_SEND ([0107]: at once; a lost response is then lost), or RESTORED (up to
+   * the secondary's restored update number: the primary keeps journals until they are applied).
+   */
+  releaseMode?: 'NEXT_COMMAND' | 'AFTER_SEND' | 'RESTORED';
   linkTimeoutMs?: number;
   initialCopyBytes?: number;
 }
@@ -108,6 +115,8 @@ export class CopyCommands {
     if (!(readPolicy in ReadPolicy)) return rejected(`read policy '${String(readPolicy)}' must be one of ${Object.keys(ReadPolicy).join(', ')}`);
     const storePolicy = o.storePolicy ?? 'DISCARD_RETRY';
     if (!(storePolicy in StorePolicy)) return rejected(`store policy '${String(storePolicy)}' must be DISCARD_RETRY or HOLD`);
+    const releaseMode = o.releaseMode ?? 'NEXT_COMMAND';
+    if (!['NEXT_COMMAND', 'AFTER_SEND', 'RESTORED'].includes(releaseMode)) return rejected(`release mode '${String(releaseMode)}' must be NEXT_COMMAND, AFTER_SEND or RESTORED`);
     const interval = o.readIntervalMs ?? 10;
     if (!(Number.isInteger(interval) && interval >= 0 && interval <= 60_000)) return rejected(`read interval ${interval} ms must be an integer 0..60000`);
     const batch = o.batchJournalsMax ?? 256;
@@ -141,6 +150,7 @@ export class CopyCommands {
       }
       mem.groups.setU8(group, 'read_policy', ReadPolicy[readPolicy]);
       mem.groups.setU8(group, 'store_policy', StorePolicy[storePolicy]);
+      mem.groups.setU8(group, 'release_mode', releaseMode === 'AFTER_SEND' ? ReleaseMode.AFTER_SEND : releaseMode === 'RESTORED' ? ReleaseMode.UP_TO : ReleaseMode.NEXT_COMMAND);
       mem.groups.setU32(group, 'read_interval_ms', interval);
       mem.groups.setU32(group, 'batch_journals_max', batch);
       mem.groups.setU32(group, 'link_timeout_ms', timeout);
@@ -274,6 +284,7 @@ export class CopyCommands {
         const capacity = mem.pointers.get(template, 'capacity_bytes');
         readers.forEach((reader, r) => {
           mem.pointers.initialise(template + r, group, reader, jv, ui, capacity, mem.groups.updateNumber(group));
+          new SentBatches(mem.batches).clear(template + r);
           mem.pointers.set(template + r, 'last_read_ms', this.nowMs());
         });
         for (let i = 0; i < mem.groups.pairCount(group); i++) {

@@ -21,7 +21,8 @@ import { BLOCK_BYTES } from './config.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, journalsHeld, type RingGeometry } from './journal-ring.ts';
 import { IO_DONE, IO_ERROR, IO_WAIT } from './cache-io.ts';
 import { free, loadGeometry, pairsIn, pointerSetOf, ready, rxView, taskWord, txView, type CopyContext } from './copy-context.ts';
-import { Frame, JNLRD_BYTES, JnlrdOff, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
+import { SENT_BATCHES_MAX, SentBatches } from './sent-batches.ts';
+import { Frame, JNLRD_BYTES, JnlrdOff, ReleaseMode, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
 import { GroupRole, GroupState } from './structs/group-info.ts';
 import { PairState } from './structs/pair-info.ts';
@@ -51,7 +52,11 @@ export class JournalReadReception {
   private readonly ui = emptyUpdateInfo();
   private readonly geometry: RingGeometry = { uiHead: 0, wdHead: 0, capacity: 0 };
 
-  constructor(private readonly ctx: CopyContext) {}
+  private readonly sent: SentBatches;
+
+  constructor(private readonly ctx: CopyContext) {
+    this.sent = new SentBatches(ctx.mem.batches);
+  }
 
   /** The reception task of a link (one response at a time per link). */
   taskOf(link: number): number {
@@ -82,12 +87,14 @@ export class JournalReadReception {
     mem.tasks[t + T.GROUP] = rx.getUint32(JnlrdOff.GROUP, true);
     mem.tasks[t + W_REQUESTER] = rx.getUint32(JnlrdOff.REQUESTER, true);
     mem.tasks[t + W_REQUEST_ID] = rx.getUint32(JnlrdOff.REQUEST_ID, true);
-    mem.tasks[t + W_RETRY] = rx.getUint8(JnlrdOff.RETRY);
+    const mode = rx.getUint8(JnlrdOff.RELEASE_MODE);
+    mem.tasks[t + W_RETRY] = rx.getUint8(JnlrdOff.RETRY) | (mode << 8);
+    mem.taskFloats[(t >> 1) + F.RECEIVED_MS] = rx.getFloat64(JnlrdOff.RELEASE_NUMBER, true);
     const maxJournals = rx.getUint32(JnlrdOff.MAX_JOURNALS, true);
     const maxBytes = rx.getUint32(JnlrdOff.MAX_BYTES, true);
     mem.tasks[t + W_MAX_JOURNALS] = maxJournals === 0 || maxJournals > 65535 ? 65535 : maxJournals;
     mem.tasks[t + W_MAX_BYTES] = Math.min(maxBytes === 0 ? port.payloadMax : maxBytes, port.payloadMax, mem.config.journalBatchBytes);
-    if (mem.tasks[t + W_RETRY]! > 1) return this.refuse(t, RefusalReason.MALFORMED);
+    if ((mem.tasks[t + W_RETRY]! & 0xff) > 1 || mode > ReleaseMode.UP_TO) return this.refuse(t, RefusalReason.MALFORMED);
     ready(this.ctx, t, Phase.CHECK);
   }
 
@@ -153,11 +160,16 @@ export class JournalReadReception {
       loadGeometry(this.ctx, set, this.geometry);
       const p = mem.pointers;
       const f = t >> 1;
-      if (tasks[t + W_RETRY] === 1) {
+      if ((tasks[t + W_RETRY]! & 0xff) === 1) {
         // S1540: resend exactly the previous batch, from retry start.
         tasks[t + W_LIMIT] = p.batchCount(set);
         mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'retry_start');
         mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number') - p.batchCount(set);
+      } else if (this.sent.length(set) >= SENT_BATCHES_MAX - 1) {
+        // The reader releases nothing (UP_TO mode, its restore held): send no more until it does.
+        tasks[t + W_LIMIT] = 0;
+        mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'read_start');
+        mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number');
       } else {
         // S1550: unsent journals are those between read start and update-information newest.
         tasks[t + W_LIMIT] = journalsHeld(p.get(set, 'ui_newest'), p.get(set, 'read_start'), this.geometry);
@@ -187,7 +199,7 @@ export class JournalReadReception {
     const problem = validateUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, mem.config.maxTransferBytes / BLOCK_BYTES);
     decodeUpdateInfo(mem.scratchView, scratch, this.ui);
     if (problem !== null || this.ui.updateNumber !== expected) {
-      if (tasks[t + W_RETRY] === 1) {
+      if ((tasks[t + W_RETRY]! & 0xff) === 1) {
         // A journal already sent must still be intact: the journal volume is damaged.
         this.corrupt(t, `update information ${expected} unreadable on resend (${problem ?? `found ${this.ui.updateNumber}`})`);
         return Run.PROGRESS;
@@ -200,7 +212,7 @@ export class JournalReadReception {
     const offset = tasks[t + W_OFFSET]!;
     // A retry resends the whole previous batch whatever its limits say: a partial resend followed
     // by a non-retry command would release journals the secondary never got.
-    if (tasks[t + W_RETRY] === 0 && tasks[t + T.COUNT]! > 0 && (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > tasks[t + W_MAX_BYTES]! || tasks[t + T.COUNT]! >= tasks[t + W_MAX_JOURNALS]!)) {
+    if ((tasks[t + W_RETRY]! & 0xff) === 0 && tasks[t + T.COUNT]! > 0 && (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > tasks[t + W_MAX_BYTES]! || tasks[t + T.COUNT]! >= tasks[t + W_MAX_JOURNALS]!)) {
       ready(this.ctx, t, Phase.SEND); // the batch is full
       return Run.PROGRESS;
     }
@@ -317,16 +329,16 @@ export class JournalReadReception {
       tasks[t + T.WAIT] = TaskWait.LINK;
       return Run.WAITING;
     }
-    if (known && kind !== ResponseKind.GROUP_STATE && tasks[t + W_RETRY] === 0) {
-      this.advance(group, set, count, mem.taskFloats[f + F.WD_POSITION]!);
+    if (known && kind !== ResponseKind.GROUP_STATE && (tasks[t + W_RETRY]! & 0xff) === 0) {
+      this.advance(group, set, count, mem.taskFloats[f + F.WD_POSITION]!, tasks[t + W_RETRY]! >> 8, mem.taskFloats[f + F.RECEIVED_MS]!);
       mem.groups.addF64(group, 'journals_sent', count);
     }
     free(this.ctx, t);
     return Run.DONE;
   }
 
-  /** S1580 then S1590, under the group lock. */
-  private advance(group: number, set: number, count: number, batchWdBytes: number): void {
+  /** S1580 then S1590 (or its [0107] variant), under the group lock. */
+  private advance(group: number, set: number, count: number, batchWdBytes: number, mode: number, releaseNumber: number): void {
     const { mem } = this.ctx;
     const p = mem.pointers;
     const lock = mem.lockMap.groupBase + group;
@@ -339,19 +351,37 @@ export class JournalReadReception {
       p.set(set, 'retry_start', readStart);
       p.set(set, 'read_start', advanceUi(readStart, count, this.geometry));
       p.set(set, 'read_number', readNumber + count);
-      // S1590: the previous batch is acknowledged by this non-retry command: free it.
-      p.set(set, 'ui_oldest', readStart);
-      p.set(set, 'wd_oldest', advanceWd(p.get(set, 'wd_oldest'), p.get(set, 'batch_wd_bytes'), this.geometry));
-      p.set(set, 'oldest_number', readNumber);
       p.set(set, 'batch_wd_bytes', count > 0 ? batchWdBytes : 0);
       p.setBatchCount(set, count);
-      if (count === 0) {
-        // "No journal": retry start catches up, so a later retry also answers "no journal".
-        p.set(set, 'retry_start', readStart);
+      if (count > 0) this.sent.push(set, readNumber, count, batchWdBytes);
+      // S1590: release what this command acknowledges.
+      if (mode === ReleaseMode.UP_TO) {
+        while (this.sent.length(set) > 0 && this.sent.firstNumber(set) + this.sent.count(set) - 1 <= releaseNumber) this.releaseOldest(set);
+      } else {
+        // The base protocol keeps the batch just sent for a retry; AFTER_SEND keeps nothing.
+        const keep = mode === ReleaseMode.NEXT_COMMAND && count > 0 ? 1 : 0;
+        while (this.sent.length(set) > keep) this.releaseOldest(set);
+      }
+      if (this.sent.length(set) === 0 || count === 0) {
+        // Nothing left to resend: retry start catches up, so a later retry answers "no journal"
+        // ("no journal" path: seed 000 §6.4's recommended rule).
+        p.set(set, 'retry_start', p.get(set, 'read_start'));
+        p.setBatchCount(set, 0);
+        p.set(set, 'batch_wd_bytes', 0);
       }
     } finally {
       mem.locks.unlock(lock);
     }
+  }
+
+  /** Frees the oldest sent batch: the oldest pointers move past exactly its journals. */
+  private releaseOldest(set: number): void {
+    const p = this.ctx.mem.pointers;
+    const count = this.sent.count(set);
+    p.set(set, 'ui_oldest', advanceUi(p.get(set, 'ui_oldest'), count, this.geometry));
+    p.set(set, 'wd_oldest', advanceWd(p.get(set, 'wd_oldest'), this.sent.wdBytes(set), this.geometry));
+    p.set(set, 'oldest_number', this.sent.firstNumber(set) + count);
+    this.sent.pop(set);
   }
 
   /** S940: every primary pair of the group has finished its initial copy. */

@@ -19,7 +19,7 @@ import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
 import { free, loadGeometry, pointerSetOf, ready, rxView, sleepUntil, taskWord, txView, type CopyContext } from './copy-context.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, uiFits, wdFits, type RingGeometry } from './journal-ring.ts';
-import { Frame, JNLRD_BYTES, JnlrdOff, REFUSAL_TEXT, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
+import { Frame, JNLRD_BYTES, JnlrdOff, ReleaseMode, REFUSAL_TEXT, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
 import { GROUP_STATE_NAME, GroupFlag, GroupState, ReadPolicy, StorePolicy, type GroupStateCode } from './structs/group-info.ts';
 import { PairState } from './structs/pair-info.ts';
@@ -111,10 +111,14 @@ export class JournalRead {
     view.setUint32(JnlrdOff.GROUP, mem.groups.partnerGroup(group), true);
     view.setUint32(JnlrdOff.REQUESTER, mem.config.systemNumber, true);
     view.setUint32(JnlrdOff.REQUEST_ID, id, true);
-    view.setUint32(JnlrdOff.RETRY, mem.tasks[t + W_RETRY]!, true);
+    view.setUint8(JnlrdOff.RETRY, mem.tasks[t + W_RETRY]!);
+    const mode = mem.groups.u8(group, 'release_mode');
+    view.setUint8(JnlrdOff.RELEASE_MODE, mode);
+    view.setUint16(JnlrdOff.RELEASE_MODE + 1, 0, true);
     view.setUint32(JnlrdOff.MAX_JOURNALS, mem.groups.u32(group, 'batch_journals_max'), true);
     view.setUint32(JnlrdOff.MAX_BYTES, Math.min(mem.config.journalBatchBytes, link.payloadMax), true);
-    view.setFloat64(24, 0, true);
+    // UP_TO: the primary may free what this secondary has applied (seed 002 §10.4's notification).
+    view.setFloat64(JnlrdOff.RELEASE_NUMBER, mode === ReleaseMode.UP_TO ? mem.groups.restoredNumber(group) : 0, true);
     if (!link.sendStaging(Frame.JNLRD, 0, JNLRD_BYTES)) {
       if (!link.isUp()) this.failed(t, group, 'link is down');
       else sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + 0.1);

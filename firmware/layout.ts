@@ -22,6 +22,7 @@
 //  scratch       processors x tasksPerProcessor x 512 B  one block per task (update information being built)
 //  bitmaps       (volumesMax+1) x 4 KiB                update bitmaps (differential bitmaps of suspended pairs)
 //  staging       (groupsMax+1) x 2 x journalBatchBytes    per group: journal batch received, journal being restored
+//  batches       pointer sets x 288 B                  per pointer set: the batches sent and not yet released (firmware/sent-batches.ts)
 
 import { Doorbells } from '../hal/doorbell.ts';
 import { LockTable } from '../hal/lock.ts';
@@ -36,12 +37,13 @@ import { POINTER_INFO, PointerTable } from './structs/pointer-info.ts';
 import { STAT_BLOCK_BYTES } from './structs/statistics.ts';
 import { GROUP_SERVICE_TASKS, TASK_RECORD, TASK_WORDS } from './structs/task.ts';
 import { BITMAP_BYTES } from './bitmap.ts';
+import { SENT_BATCHES_BYTES } from './sent-batches.ts';
 import { LINKS_MAX } from './config.ts';
 import { VOLUME_INFO, VolumeTable } from './structs/volume-info.ts';
 
 export const RegionId = {
   SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
-  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16,
+  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17,
 } as const;
 
 /** Bytes of one task's scratch block. */
@@ -136,6 +138,7 @@ export function regionSpecs(config: SystemConfig): RegionSpec[] {
     table(RegionId.SCRATCH, 'scratch', TASK_SCRATCH_BYTES, g.processors * g.tasksPerProcessor),
     table(RegionId.BITMAPS, 'bitmaps', BITMAP_BYTES, config.volumesMax + 1),
     table(RegionId.STAGING, 'staging', g.stagingBytes * 2, config.groupsMax + 1),
+    table(RegionId.BATCHES, 'batches', SENT_BATCHES_BYTES, (config.groupsMax + 1) * config.readersMax),
   ];
 }
 
@@ -167,6 +170,8 @@ export class ControlMemory {
   readonly scratchView: DataView;
   readonly bitmaps: Int32Array;
   readonly staging: Int32Array;
+  /** Per pointer set: the batches sent and not yet released. */
+  readonly batches: DataView;
   readonly stagingBytes: Uint8Array;
   readonly stagingView: DataView;
   /** Cache memory 130: slot data. */
@@ -214,6 +219,7 @@ export class ControlMemory {
     this.scratchBytes = new Uint8Array(controlBuffer, scratch.byteOffset, scratch.byteCount);
     this.scratchView = new DataView(controlBuffer, scratch.byteOffset, scratch.byteCount);
     this.bitmaps = new Int32Array(controlBuffer, r(RegionId.BITMAPS).byteOffset, r(RegionId.BITMAPS).byteCount / 4);
+    this.batches = new DataView(controlBuffer, r(RegionId.BATCHES).byteOffset, r(RegionId.BATCHES).byteCount);
     const staging = r(RegionId.STAGING);
     this.staging = new Int32Array(controlBuffer, staging.byteOffset, staging.byteCount / 4);
     this.stagingBytes = new Uint8Array(controlBuffer, staging.byteOffset, staging.byteCount);

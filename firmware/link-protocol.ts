@@ -8,10 +8,11 @@
 //    4    4 requester          the secondary's storage system number (selects its pointer set)
 //    8    4 request_id         echoed in the response
 //   12    1 retry              1 = resend the journals of the previous command (S1530)
-//   13    3 reserved
+//   13    1 release_mode       ReleaseMode: which sent batches this command releases (S1590, [0107])
+//   14    2 reserved
 //   16    4 max_journals       batching by count ([0105]); 0 = as many as fit
 //   20    4 max_bytes          batching by payload bytes
-//   24    8 reserved
+//   24    8 release_number     float64: UP_TO mode releases every batch numbered at most this
 //
 // JNLRD_RESPONSE — journal read response (primary -> secondary)
 //  off size field
@@ -60,7 +61,9 @@ export const CONFIG_REASON_MAX = 480;
 export const CfgRespOff = { REQUEST_ID: 0, STATUS: 4, REASON_LENGTH: 6, VALUE: 8, REASON: 16 } as const;
 
 export const JNLRD_BYTES = 32;
-export const JnlrdOff = { GROUP: 0, REQUESTER: 4, REQUEST_ID: 8, RETRY: 12, MAX_JOURNALS: 16, MAX_BYTES: 20 } as const;
+export const JnlrdOff = { GROUP: 0, REQUESTER: 4, REQUEST_ID: 8, RETRY: 12, RELEASE_MODE: 13, MAX_JOURNALS: 16, MAX_BYTES: 20, RELEASE_NUMBER: 24 } as const;
+/** S1590 and its variants ([0107]): the previous batch at the next command, everything right after sending, or up to a named update number. */
+export const ReleaseMode = { NEXT_COMMAND: 0, AFTER_SEND: 1, UP_TO: 2 } as const;
 
 export const RESPONSE_HEADER_BYTES = 32;
 export const RespOff = { REQUEST_ID: 0, KIND: 4, GROUP_STATE: 5, FLAGS: 6, COUNT: 8, REFUSAL: 12, PRIMARY_USAGE: 16, NEXT_NUMBER: 24 } as const;

@@ -31,7 +31,8 @@
 //  104    8 received_number        float64, model: on a secondary, the highest update number stored
 //  112    8 primary_usage          float64, model: on a secondary, the primary's journal usage 0..1 from the last response
 //  120    8 failing_since_ms       float64, model: on a secondary, when journal reads started failing, 0 = healthy
-//  128   64 reserved
+//  128    1 release_mode         model: on a secondary, which batches its journal reads release (ReleaseMode, [0107])
+//  129   63 reserved
 //  192   64 pair_set               u16[32]: pair numbers of the group's pairs
 //
 // update_number is written only under the group's lock (the journal hot path); it is a float64
@@ -87,11 +88,12 @@ export const GROUP_INFO = defineStruct('group-info-600', 256, [
   { name: 'received_number', offset: 104, size: 8, type: 'f64', meaning: 'highest update number stored' },
   { name: 'primary_usage', offset: 112, size: 8, type: 'f64', meaning: 'primary journal usage 0..1' },
   { name: 'failing_since_ms', offset: 120, size: 8, type: 'f64', meaning: 'journal reads failing since' },
+  { name: 'release_mode', offset: 128, size: 1, type: 'u8', meaning: 'release mode of journal reads' },
   { name: 'pair_set', offset: 192, size: 64, type: 'u16[]', meaning: 'pair numbers in the group' },
 ]);
 
 const O = GROUP_INFO.offsets;
-type U8Field = 'read_policy' | 'store_policy' | 'suspend_reason' | 'flags' | 'state' | 'role';
+type U8Field = 'read_policy' | 'store_policy' | 'suspend_reason' | 'flags' | 'state' | 'role' | 'release_mode';
 type U32Field = 'link_number' | 'read_interval_ms' | 'batch_journals_max' | 'link_timeout_ms' | 'initial_copy_blocks';
 type F64Field = 'update_number' | 'restored_number' | 'restored_time_ms' | 'journals_created' | 'journals_sent' | 'journals_restored' |
   'last_contact_ms' | 'received_number' | 'primary_usage' | 'failing_since_ms';

@@ -1,0 +1,72 @@
+// Sent batches: for each pointer set on a primary, the journal batches sent to its reader and
+// not yet released, oldest first. Releasing by batch keeps the write-data oldest pointer exact
+// without reading update information back: each entry knows how many write-data bytes its
+// journals occupy (initial-copy journals none).
+//
+// Which batches a journal read command releases is the reader's choice (release mode in the
+// command, seed 000 [0107]): all but the newest (the base protocol, S1590), all of them (right
+// after sending), or every batch whose journals are all numbered at most the update number the
+// reader names (for example its restored number: seed 002 §10.4's notification variant).
+//
+// Layout per pointer set (SENT_BATCHES_BYTES):
+//  off size field
+//    0    4 head            index of the oldest entry
+//    4    4 length          entries in use
+//    8    8 reserved
+//   16  16*n entries        first_number f64, count u32, wd_bytes u32
+
+import { assert } from './assert.ts';
+
+export const SENT_BATCHES_MAX = 16;
+const HEADER = 16;
+const ENTRY = 16;
+export const SENT_BATCHES_BYTES = HEADER + SENT_BATCHES_MAX * ENTRY + 16;
+
+export class SentBatches {
+  constructor(private readonly view: DataView) {}
+
+  private base(set: number): number {
+    return set * SENT_BATCHES_BYTES;
+  }
+
+  length(set: number): number {
+    return this.view.getUint32(this.base(set) + 4, true);
+  }
+
+  clear(set: number): void {
+    this.view.setUint32(this.base(set), 0, true);
+    this.view.setUint32(this.base(set) + 4, 0, true);
+  }
+
+  /** Appends a batch; false when SENT_BATCHES_MAX batches are already unreleased. */
+  push(set: number, firstNumber: number, count: number, wdBytes: number): boolean {
+    const b = this.base(set);
+    const length = this.view.getUint32(b + 4, true);
+    if (length >= SENT_BATCHES_MAX) return false;
+    const at = b + HEADER + ((this.view.getUint32(b, true) + length) % SENT_BATCHES_MAX) * ENTRY;
+    this.view.setFloat64(at, firstNumber, true);
+    this.view.setUint32(at + 8, count, true);
+    this.view.setUint32(at + 12, wdBytes, true);
+    this.view.setUint32(b + 4, length + 1, true);
+    return true;
+  }
+
+  /** The oldest entry's fields (set must have one). */
+  firstNumber(set: number): number { return this.view.getFloat64(this.oldest(set), true); }
+  count(set: number): number { return this.view.getUint32(this.oldest(set) + 8, true); }
+  wdBytes(set: number): number { return this.view.getUint32(this.oldest(set) + 12, true); }
+
+  pop(set: number): void {
+    const b = this.base(set);
+    const length = this.view.getUint32(b + 4, true);
+    assert(length > 0, `pointer set ${set}: no sent batch to release`);
+    this.view.setUint32(b, (this.view.getUint32(b, true) + 1) % SENT_BATCHES_MAX, true);
+    this.view.setUint32(b + 4, length - 1, true);
+  }
+
+  private oldest(set: number): number {
+    const b = this.base(set);
+    assert(this.view.getUint32(b + 4, true) > 0, `pointer set ${set}: no sent batch`);
+    return b + HEADER + this.view.getUint32(b, true) * ENTRY;
+  }
+}
