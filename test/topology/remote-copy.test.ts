@@ -212,3 +212,39 @@ describe('deterministic runtime, drive faults', () => {
     secondary.faults(0).heal();
   });
 });
+
+describe.each(['deterministic', 'threaded'] as const)('%s runtime, release variants', (runtime) => {
+  it('RESTORED release ([0107], seed 002 §10.4): the primary keeps journals until the secondary has applied them', async () => {
+    const s = await sites({ runtime, seed: 59, secondaryGroup: { releaseMode: 'RESTORED', readPolicy: 'FIXED', readIntervalMs: 2 } });
+    await converge(s, s.secondaries[0]!, 'initial copy');
+    const secondary = s.secondaries[0]!;
+    ok(secondary.copy.pauseRestore(1, true));
+    const before = s.primary.copy.groupStatus(1).data!.nextUpdateNumber;
+    for (let i = 0; i < 20; i++) await s.history.writeRandom(4);
+    const last = s.primary.copy.groupStatus(1).data!.nextUpdateNumber - 1;
+    await s.topo.until(() => secondary.copy.groupStatus(1).data!.receivedNumber >= last, 'received');
+    await s.topo.pass(30); // several more journal reads, none of which may release the unrestored journals
+    const held = s.primary.copy.groupStatus(1).data!.readers[0]!;
+    expect(held.oldestNumber).toBeLessThanOrEqual(before);
+    expect(s.primary.copy.groupStatus(1).data!.journalsHeld).toBeGreaterThanOrEqual(20);
+    ok(secondary.copy.pauseRestore(1, false));
+    await converge(s, secondary, 'after restore resumed');
+    await s.topo.until(() => s.primary.copy.groupStatus(1).data!.readers[0]!.oldestNumber === last + 1, 'released once restored');
+  });
+
+  it.each([
+    ['NEXT_COMMAND', 'keeps the batch just sent until the next command (S1590)'],
+    ['AFTER_SEND', 'frees journals as soon as they are sent ([0107])'],
+  ] as const)('%s release %s', async (mode) => {
+    // A long interval leaves a window after each batch in which no further command arrives.
+    const s = await sites({ runtime, seed: 61, secondaryGroup: { releaseMode: mode, readPolicy: 'FIXED', readIntervalMs: 300 } });
+    await converge(s, s.secondaries[0]!, 'initial copy');
+    for (let i = 0; i < 20; i++) await s.history.writeRandom(4);
+    const last = s.primary.copy.groupStatus(1).data!.nextUpdateNumber - 1;
+    await s.topo.until(() => s.secondaries[0]!.copy.groupStatus(1).data!.receivedNumber >= last, 'received');
+    const held = s.primary.copy.groupStatus(1).data!.journalsHeld;
+    if (mode === 'AFTER_SEND') expect(held).toBe(0);
+    else expect(held).toBeGreaterThan(0);
+    await converge(s, s.secondaries[0]!);
+  });
+});
