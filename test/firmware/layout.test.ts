@@ -71,6 +71,8 @@ import { decodeRecord, defineStruct, type FieldType, type StructLayout } from '.
 import { GROUP_SERVICE_TASKS, GroupService, TASK_F64S, TASK_RECORD, TASK_WORDS, TaskF64, TaskKind, TaskWord } from '../../firmware/structs/task.ts';
 import { UPDATE_INFO, UPDATE_INFO_BYTES, UpdateInfo } from '../../firmware/structs/update-info.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_INFO, VolumeState, VolumeTable } from '../../firmware/structs/volume-info.ts';
+import { ReleaseMode } from '../../firmware/link-protocol.ts';
+import { SENT_BATCHES_BYTES, SENT_BATCHES_MAX, SentBatches } from '../../firmware/sent-batches.ts';
 import { freshSystem, pattern, smallConfig } from '../support/harness.ts';
 
 function must<T>(value: T | undefined | null, what = 'value'): T {
@@ -148,7 +150,8 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['received_number', 104, 8, 'f64'],
       ['primary_usage', 112, 8, 'f64'],
       ['failing_since_ms', 120, 8, 'f64'],
-      // 128..191 reserved
+      ['release_mode', 128, 1, 'u8'],
+      // 129..191 reserved
       ['pair_set', 192, 64, 'u16[]'],
     ],
   },
@@ -644,7 +647,7 @@ describe('GroupTable accessors', () => {
     expect(raw.getUint32(b + 24, true)).toBe(0xfffe);
     expect(raw.getUint32(b + 28, true)).toBe(0x1_0203);
 
-    // The model fields 40..127 (not written here), reserved 128..191 and the empty pair set
+    // The model fields 40..128 (not written here), reserved 129..191 and the empty pair set
     // 192..255 untouched; neighbours and guards untouched.
     expect(new Uint8Array(buffer, b + 40, 216).every((x) => x === 0)).toBe(true);
     expect(recordsClean(buffer, 256, [0, 2, 3])).toBe(true);
@@ -658,6 +661,7 @@ describe('GroupTable accessors', () => {
   const U8S: ReadonlyArray<readonly [U8Field, number, number]> = [
     ['state', 4, GroupState.ABNORMAL], ['role', 5, GroupRole.SECONDARY], ['read_policy', 44, ReadPolicy.TRAFFIC],
     ['store_policy', 45, StorePolicy.HOLD], ['suspend_reason', 46, SuspendReason.JOURNAL_VOLUME], ['flags', 47, 0xff],
+    ['release_mode', 128, ReleaseMode.UP_TO],
   ];
   const U32S: ReadonlyArray<readonly [U32Field, number, number]> = [
     ['link_number', 40, 8], ['read_interval_ms', 48, 0xffff_fffe], ['batch_journals_max', 52, 0x8000_0001],
@@ -719,10 +723,12 @@ describe('GroupTable accessors', () => {
       store_policy: StorePolicy.HOLD, suspend_reason: SuspendReason.JOURNAL_VOLUME, flags: 0xff, read_interval_ms: 0xffff_fffe,
       batch_journals_max: 0x8000_0001, link_timeout_ms: 0x1234_5678, initial_copy_blocks: 0xffff_ffff, restored_time_ms: 1767225600000.25,
       journals_created: 2 ** 33 + 3, journals_sent: 2 ** 33 + 5, journals_restored: 2 ** 33 + 7, last_contact_ms: 1767225600123.5,
-      received_number: 2 ** 40 + 9, primary_usage: 0.25, failing_since_ms: 1767225601000.75,
+      received_number: 2 ** 40 + 9, primary_usage: 0.25, failing_since_ms: 1767225601000.75, release_mode: ReleaseMode.UP_TO,
     });
-    // Reserved 128..191 and the (empty) pair set untouched; neighbours and guards untouched.
-    expect(new Uint8Array(buffer, b + 128, 128).every((x) => x === 0)).toBe(true);
+    // release_mode is one byte at 128; reserved 129..191 and the (empty) pair set untouched;
+    // neighbours and guards untouched.
+    expect(raw.getUint8(b + 128)).toBe(ReleaseMode.UP_TO);
+    expect(new Uint8Array(buffer, b + 129, 127).every((x) => x === 0)).toBe(true);
     expect(recordsClean(buffer, 256, [0, 1, 3])).toBe(true);
     expect(guardsClean(buffer, 256 * count)).toBe(true);
 
@@ -1019,6 +1025,122 @@ describe('UpdateInfo table', () => {
   });
 });
 
+describe('SentBatches (firmware/sent-batches.ts table)', () => {
+  // Per pointer set, 288 bytes: head u32 at 0, length u32 at 4, 8 reserved, then 16 entries of
+  // 16 bytes at 16 + 16 * i (first_number f64 at +0, count u32 at +8, wd_bytes u32 at +12), then
+  // 16 reserved bytes (272..287).
+  const SET_BYTES = 288;
+  const entryAt = (set: number, index: number): number => GUARD + set * SET_BYTES + 16 + index * 16;
+  // The k-th batch pushed: a first number above 2^32, counts and byte counts filling a u32.
+  const batch = (k: number): [number, number, number] => [2 ** 40 + k * 1000, k === 3 ? 0xffff_ffff : k + 1, k === 5 ? 0xffff_fffe : k * 4096];
+
+  function fresh(sets: number) {
+    const buffer = new ArrayBuffer(GUARD + sets * SET_BYTES + GUARD);
+    const raw = new DataView(buffer);
+    const sent = new SentBatches(new DataView(buffer, GUARD, sets * SET_BYTES));
+    const head = (set: number): number => raw.getUint32(GUARD + set * SET_BYTES, true);
+    const length = (set: number): number => raw.getUint32(GUARD + set * SET_BYTES + 4, true);
+    const setClean = (set: number): boolean => new Uint8Array(buffer, GUARD + set * SET_BYTES, SET_BYTES).every((x) => x === 0);
+    const guardsClean = (): boolean => new Uint8Array(buffer, 0, GUARD).every((x) => x === 0) &&
+      new Uint8Array(buffer, GUARD + sets * SET_BYTES).every((x) => x === 0);
+    return { buffer, raw, sent, head, length, setClean, guardsClean };
+  }
+
+  test('constants: 16 entries, 288 bytes per pointer set', () => {
+    expect(SENT_BATCHES_MAX).toBe(16);
+    expect(SENT_BATCHES_BYTES).toBe(288);
+    expect(SENT_BATCHES_BYTES).toBe(16 + SENT_BATCHES_MAX * 16 + 16);
+  });
+
+  test('push up to SENT_BATCHES_MAX then false; FIFO across the wrap of the ring; pop; length; clear', () => {
+    const { buffer, raw, sent, head, length, setClean, guardsClean } = fresh(3);
+    const s = 1;
+    // Empty: length 0, and nothing to read or release.
+    expect(sent.length(s)).toBe(0);
+    expect(() => sent.firstNumber(s)).toThrow(AssertionError);
+    expect(() => sent.firstNumber(s)).toThrow('pointer set 1: no sent batch');
+    expect(() => sent.pop(s)).toThrow('pointer set 1: no sent batch to release');
+
+    // Fill the ring: batches 0..15 at entries 0..15, head stays 0.
+    for (let k = 0; k < SENT_BATCHES_MAX; k++) {
+      expect(sent.push(s, ...batch(k)), `push ${k}`).toBe(true);
+      expect(sent.length(s)).toBe(k + 1);
+      expect(length(s)).toBe(k + 1);
+      expect(head(s)).toBe(0);
+      const at = entryAt(s, k);
+      expect([raw.getFloat64(at, true), raw.getUint32(at + 8, true), raw.getUint32(at + 12, true)], `entry ${k}`).toEqual(batch(k));
+    }
+    const full = new Uint8Array(buffer).slice();
+    expect(sent.push(s, 1, 1, 1)).toBe(false);
+    expect(sent.length(s)).toBe(SENT_BATCHES_MAX);
+    expect(new Uint8Array(buffer)).toEqual(full); // a refused push writes nothing
+    expect([sent.firstNumber(s), sent.count(s), sent.wdBytes(s)]).toEqual(batch(0));
+
+    // Release the five oldest, in order.
+    for (let k = 0; k < 5; k++) {
+      expect([sent.firstNumber(s), sent.count(s), sent.wdBytes(s)], `oldest before pop ${k}`).toEqual(batch(k));
+      sent.pop(s);
+      expect([head(s), length(s)]).toEqual([k + 1, SENT_BATCHES_MAX - k - 1]);
+    }
+    // Five more: they wrap around into entries 0..4.
+    for (let k = 16; k < 21; k++) expect(sent.push(s, ...batch(k)), `push ${k}`).toBe(true);
+    expect(sent.push(s, 1, 1, 1)).toBe(false);
+    expect([head(s), sent.length(s)]).toEqual([5, SENT_BATCHES_MAX]);
+    for (let k = 16; k < 21; k++) {
+      const at = entryAt(s, k - 16);
+      expect([raw.getFloat64(at, true), raw.getUint32(at + 8, true), raw.getUint32(at + 12, true)], `wrapped entry ${k}`).toEqual(batch(k));
+    }
+
+    // Everything comes back out oldest first: 5..15, then 16..20; head wraps 15 -> 0.
+    const order: Array<[number, number, number]> = [];
+    while (sent.length(s) > 0) {
+      order.push([sent.firstNumber(s), sent.count(s), sent.wdBytes(s)]);
+      sent.pop(s);
+    }
+    expect(order).toEqual(Array.from({ length: 16 }, (_, i) => batch(i + 5)));
+    expect([head(s), length(s)]).toEqual([(5 + 16) % 16, 0]);
+    expect(() => sent.pop(s)).toThrow(AssertionError);
+
+    // Reserved header bytes (8..15) and tail (272..287) never written; other sets and guards untouched.
+    const base = GUARD + s * SET_BYTES;
+    expect(new Uint8Array(buffer, base + 8, 8).every((x) => x === 0)).toBe(true);
+    expect(new Uint8Array(buffer, base + 272, 16).every((x) => x === 0)).toBe(true);
+    expect(setClean(0)).toBe(true);
+    expect(setClean(2)).toBe(true);
+    expect(guardsClean()).toBe(true);
+
+    // clear: head and length back to 0; the next push goes to entry 0.
+    expect(sent.push(s, ...batch(30))).toBe(true);
+    expect([head(s), length(s)]).toEqual([5, 1]);
+    sent.clear(s);
+    expect([head(s), length(s), sent.length(s)]).toEqual([0, 0, 0]);
+    expect(sent.push(s, ...batch(31))).toBe(true);
+    expect([sent.firstNumber(s), sent.count(s), sent.wdBytes(s)]).toEqual(batch(31));
+    expect(raw.getFloat64(entryAt(s, 0), true)).toBe(batch(31)[0]);
+    expect(setClean(0)).toBe(true);
+    expect(setClean(2)).toBe(true);
+  });
+
+  test('pointer sets are independent, 288 bytes apart', () => {
+    const { raw, sent, head, length, guardsClean } = fresh(3);
+    expect(sent.push(0, ...batch(1))).toBe(true);
+    expect(sent.push(2, ...batch(2))).toBe(true);
+    expect(sent.push(2, ...batch(3))).toBe(true);
+    expect([sent.length(0), sent.length(1), sent.length(2)]).toEqual([1, 0, 2]);
+    expect([length(0), length(1), length(2)]).toEqual([1, 0, 2]);
+    expect(raw.getFloat64(entryAt(0, 0), true)).toBe(batch(1)[0]);
+    expect(raw.getFloat64(entryAt(2, 0), true)).toBe(batch(2)[0]);
+    expect(raw.getFloat64(entryAt(2, 1), true)).toBe(batch(3)[0]);
+    sent.pop(2);
+    expect([sent.firstNumber(2), sent.count(2), sent.wdBytes(2)]).toEqual(batch(3));
+    expect([sent.firstNumber(0), sent.count(0), sent.wdBytes(0)]).toEqual(batch(1));
+    expect([head(0), head(1), head(2)]).toEqual([0, 0, 1]);
+    sent.clear(0);
+    expect([sent.length(0), sent.length(2)]).toEqual([0, 1]);
+    expect(guardsClean()).toBe(true);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // 4. Region plan and geometry
 // ---------------------------------------------------------------------------------------------
@@ -1097,14 +1219,21 @@ describe('geometry and lock map', () => {
       expect(sizes(RegionId.SCRATCH)).toEqual(['scratch', 512, g.processors * tasksPerProcessor, 512 * g.processors * tasksPerProcessor]);
       expect(sizes(RegionId.BITMAPS)).toEqual(['bitmaps', 4096, config.volumesMax + 1, 4096 * (config.volumesMax + 1)]);
       expect(sizes(RegionId.STAGING)).toEqual(['staging', 2 * config.journalBatchBytes, config.groupsMax + 1, 2 * config.journalBatchBytes * (config.groupsMax + 1)]);
-      expect(plan.regions.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+      // One 288-byte sent-batches record per pointer set ((groupsMax + 1) * readersMax).
+      const sets = (config.groupsMax + 1) * config.readersMax;
+      expect(sizes(RegionId.BATCHES)).toEqual(['batches', 288, sets, 288 * sets]);
+      expect(plan.regions.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+      // 'batches' is the last region: it ends the image.
+      const batches = region(RegionId.BATCHES);
+      expect(plan.regions[plan.regions.length - 1]).toBe(batches);
+      expect(plan.totalBytes).toBe(Math.ceil((batches.byteOffset + batches.byteCount) / 64) * 64);
     });
   }
 
-  test('RegionId numbers the regions 1..16 in layout order', () => {
+  test('RegionId numbers the regions 1..17 in layout order', () => {
     expect({ ...RegionId }).toEqual({
       SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
-      DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16,
+      DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17,
     });
   });
 
@@ -1125,6 +1254,8 @@ describe('geometry and lock map', () => {
     expect(mem.scratchBytes.byteLength).toBe(3 * tpp * 512);
     expect(mem.bitmaps.byteLength).toBe(65 * 4096);
     expect(mem.stagingBytes.byteLength).toBe(17 * 2 * 1024 * 1024);
+    expect(mem.batches.byteLength).toBe(17 * 4 * 288); // 68 pointer sets
+    expect(mem.batches.byteOffset).toBe(must(mem.regions.get(RegionId.BATCHES)).byteOffset);
     // A float64 written through taskFloats lands at the task record's documented byte offset.
     const raw = new DataView(mem.controlBuffer, must(mem.regions.get(RegionId.TASKS)).byteOffset);
     mem.taskFloats[mem.taskWord(1, 2) / 2 + TaskF64.UPDATE_NUMBER] = 2 ** 40 + 1;
@@ -1212,6 +1343,7 @@ describe('independent decoding of a control-memory dump', () => {
     mem.groups.setU32(3, 'batch_journals_max', 64);
     mem.groups.setF64(3, 'journals_created', 2 ** 33 + 1);
     mem.groups.setF64(3, 'failing_since_ms', 1767225600000.5);
+    mem.groups.setU8(3, 'release_mode', ReleaseMode.AFTER_SEND);
     const set = 3 * h.config.readersMax + 1; // group 3, reader 1
     mem.pointers.initialise(set, 3, 2, 9, 4096, 300 * 512, 2 ** 40 + 3);
     mem.pointers.set(set, 'wd_newest', 2 ** 33 + 8192);
@@ -1239,7 +1371,8 @@ describe('independent decoding of a control-memory dump', () => {
     // 3 processors, 16 slots, 32 buckets, 67 locks, groupsMax 16, readersMax 4, volumesMax 64,
     // pairsMax 64, hostQueueDepth 4, mailbox 192 + 16 * 32 = 704 bytes,
     // tasks per processor 4 + 17 * 3 + 8 + 1 = 64 (so 192 task records and scratch blocks),
-    // journalBatchBytes 1 MiB (so a 2 MiB staging record per group number).
+    // journalBatchBytes 1 MiB (so a 2 MiB staging record per group number),
+    // 17 * 4 = 68 pointer sets (so 68 sent-batches records of 288 bytes).
     const expected: Array<[number, string, number, number]> = [
       [1, 'system', 64, 1],
       [2, 'volumes', 64, 65],
@@ -1257,6 +1390,7 @@ describe('independent decoding of a control-memory dump', () => {
       [14, 'scratch', 512, 192],
       [15, 'bitmaps', 4096, 65],
       [16, 'staging', 2 * 1024 * 1024, 17],
+      [17, 'batches', 288, 68],
     ];
     expect(hdr.regionCount).toBe(expected.length);
     expect(hdr.regions.map((r) => [r.id, r.name, r.recordBytes, r.recordCount])).toEqual(expected);
@@ -1329,7 +1463,8 @@ describe('independent decoding of a control-memory dump', () => {
     expect([48, 52, 56, 60].map((o) => v.getUint32(g + o, true))).toEqual([0, 64, 0, 0]);
     expect([64, 72, 80, 88, 96, 104, 112, 120].map((o) => v.getFloat64(g + o, true)))
       .toEqual([0, 2 ** 33 + 1, 0, 0, 0, 0, 0, 1767225600000.5]);
-    expect(new Uint8Array(dump, g + 128, 64).every((x) => x === 0)).toBe(true); // reserved
+    expect(v.getUint8(g + 128)).toBe(ReleaseMode.AFTER_SEND); // release_mode
+    expect(new Uint8Array(dump, g + 129, 63).every((x) => x === 0)).toBe(true); // reserved
     expect([v.getUint16(g + 192, true), v.getUint16(g + 194, true), v.getUint16(g + 196, true)]).toEqual([5, 65000, 0]);
     expect(new Uint8Array(dump, g + 196, 60).every((x) => x === 0)).toBe(true);
     // The group records are 256 bytes apart: group 4 (never created) is all zero.
@@ -1423,7 +1558,18 @@ describe('independent decoding of a control-memory dump', () => {
     expect(scratch.offset).toBe(Math.ceil((tasks.offset + tasks.bytes) / 64) * 64);
     expect(bitmaps.offset).toBe(Math.ceil((scratch.offset + scratch.bytes) / 64) * 64);
     expect(staging.offset).toBe(Math.ceil((bitmaps.offset + bitmaps.bytes) / 64) * 64);
-    expect(staging.offset + staging.bytes).toBe(hdr.totalBytes);
+    // Sent batches (firmware/sent-batches.ts: 288 B per pointer set), the last region: right
+    // after staging, ending the image.
+    const batches = region('batches');
+    expect([batches.recordBytes, batches.recordCount, batches.bytes]).toEqual([288, 68, 68 * 288]);
+    expect(batches.offset % 64).toBe(0);
+    expect(batches.offset).toBe(Math.ceil((staging.offset + staging.bytes) / 64) * 64);
+    expect(Math.ceil((batches.offset + batches.bytes) / 64) * 64).toBe(hdr.totalBytes);
+    // Freshly formatted: every set has head 0 (u32 at +0) and length 0 (u32 at +4).
+    for (let i = 0; i < batches.recordCount; i++) {
+      const at = batches.offset + i * 288;
+      expect([v.getUint32(at + 0, true), v.getUint32(at + 4, true)], `sent batches of set ${i}`).toEqual([0, 0]);
+    }
     // No bitmap bit was set: nothing was written while a pair was suspended.
     expect(new Uint8Array(dump, bitmaps.offset, bitmaps.bytes).every((x) => x === 0)).toBe(true);
     // System record: running, three processors attached.
@@ -1441,7 +1587,7 @@ describe('independent decoding of a control-memory dump', () => {
     expect(mem.groups.decode(3)).toMatchObject({
       number: 3, journal_volume_count: 1, pair_count: 2, update_number: 2 ** 40 + 3, partner_system: 2, partner_group: 4,
       link_number: 2, read_policy: ReadPolicy.RECEIVED, flags: GroupFlag.COPY_STARTED, batch_journals_max: 64,
-      journals_created: 2 ** 33 + 1, failing_since_ms: 1767225600000.5,
+      journals_created: 2 ** 33 + 1, failing_since_ms: 1767225600000.5, release_mode: ReleaseMode.AFTER_SEND,
     });
     expect(mem.groups.decode(3).pair_set).toEqual([5, 65000, ...new Array(30).fill(0)]);
     expect(mem.pairs.decode(5)).toMatchObject({ state: PairState.COPYING, flags: PairFlag.RESYNC, copied_blocks: 128 });
@@ -1499,7 +1645,7 @@ describe('ControlMemory.verifyHeader and readRegionTable', () => {
     expect(table.totalBytes).toBe(h.shared.control.byteLength);
     expect(table.regions.map((r) => r.name)).toEqual(
       ['system', 'volumes', 'pairs', 'groups', 'pointers', 'cache-ctl', 'slots', 'directory', 'locks', 'mailboxes', 'doorbells', 'statistics', 'tasks',
-        'scratch', 'bitmaps', 'staging']);
+        'scratch', 'bitmaps', 'staging', 'batches']);
     expect(table.regions).toEqual(planControlMemory(h.config).regions);
   });
 

@@ -478,7 +478,7 @@ describe('maintenance: readControlBlock', () => {
       update_number: 0, partner_system: 0, partner_group: 0, restored_number: 0,
       link_number: 0, read_policy: 0, store_policy: 0, suspend_reason: 0, flags: 0, read_interval_ms: 0, batch_journals_max: 0,
       link_timeout_ms: 0, initial_copy_blocks: 0, restored_time_ms: 0, journals_created: 0, journals_sent: 0, journals_restored: 0,
-      last_contact_ms: 0, received_number: 0, primary_usage: 0, failing_since_ms: 0,
+      last_contact_ms: 0, received_number: 0, primary_usage: 0, failing_since_ms: 0, release_mode: 0,
       pair_set: new Array(32).fill(0),
     });
     expectRejected(h.maintenance.readControlBlock('group', 17), 'group record 17 is outside 0..16');

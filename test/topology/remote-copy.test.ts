@@ -235,7 +235,7 @@ describe.each(['deterministic', 'threaded'] as const)('%s runtime, release varia
   it.each([
     ['NEXT_COMMAND', 'keeps the batch just sent until the next command (S1590)'],
     ['AFTER_SEND', 'frees journals as soon as they are sent ([0107])'],
-  ] as const)('%s release %s', async (mode) => {
+  ] as const)('%s release %s', async (mode, _what) => {
     // A long interval leaves a window after each batch in which no further command arrives.
     const s = await sites({ runtime, seed: 61, secondaryGroup: { releaseMode: mode, readPolicy: 'FIXED', readIntervalMs: 300 } });
     await converge(s, s.secondaries[0]!, 'initial copy');
