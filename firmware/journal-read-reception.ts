@@ -36,6 +36,9 @@ import { Run } from './command-receive.ts';
 
 const Phase = { CHECK: 0, UI: 1, DATA: 2, SEND: 3 } as const;
 
+/** How long the next journal's update information may stay incomplete before it counts as damaged. */
+export const INCOMPLETE_MAX_MS = 5000;
+
 // Task fields used by this process.
 const W_REQUESTER = T.AUX0;
 const W_REQUEST_ID = T.AUX1;
@@ -204,7 +207,12 @@ export class JournalReadReception {
         this.corrupt(t, `update information ${expected} unreadable on resend (${problem ?? `found ${this.ui.updateNumber}`})`);
         return Run.PROGRESS;
       }
-      // Not complete yet (its creator is still copying): the batch ends here.
+      // Not complete yet (its creator is still copying): the batch ends here. A record that stays
+      // incomplete far longer than any copy takes is damaged: say so rather than stall for ever.
+      if (tasks[t + T.COUNT] === 0 && this.sent.stalled(tasks[t + W_SET]!, expected, this.ctx.clock.nowMs()) > INCOMPLETE_MAX_MS) {
+        this.corrupt(t, `update information ${expected} stayed incomplete for over ${INCOMPLETE_MAX_MS} ms (${problem ?? `found ${this.ui.updateNumber}`})`);
+        return Run.PROGRESS;
+      }
       ready(this.ctx, t, Phase.SEND);
       return Run.PROGRESS;
     }

@@ -14,6 +14,8 @@
 //    4    4 length          entries in use
 //    8    8 reserved
 //   16  16*n entries        first_number f64, count u32, wd_bytes u32
+//  272    8 stall_number    float64: the update number whose update information was found incomplete
+//  280    8 stall_since_ms  float64: since when (journal read reception's damage detection)
 
 import { assert } from './assert.ts';
 
@@ -55,6 +57,20 @@ export class SentBatches {
   firstNumber(set: number): number { return this.view.getFloat64(this.oldest(set), true); }
   count(set: number): number { return this.view.getUint32(this.oldest(set) + 8, true); }
   wdBytes(set: number): number { return this.view.getUint32(this.oldest(set) + 12, true); }
+
+  /**
+   * Notes that the next journal to send, `number`, was found incomplete at `nowMs`; returns for
+   * how long it has been so (0 the first time).
+   */
+  stalled(set: number, number: number, nowMs: number): number {
+    const at = this.base(set) + HEADER + SENT_BATCHES_MAX * ENTRY;
+    if (this.view.getFloat64(at, true) !== number) {
+      this.view.setFloat64(at, number, true);
+      this.view.setFloat64(at + 8, nowMs, true);
+      return 0;
+    }
+    return nowMs - this.view.getFloat64(at + 8, true);
+  }
 
   pop(set: number): void {
     const b = this.base(set);

@@ -20,7 +20,8 @@ import { crc32c } from '../../hal/crc32c.ts';
 import type { LinkEndpoint } from '../../hal/link.ts';
 import { ScsiStatus } from '../../hal/host-port.ts';
 import { decodeResponse, encodeJnlrd, Frame, sendFrame, takeFrame, type DecodedResponse, type JnlrdFields } from '../support/frames.ts';
-import { freshSystem, pattern, peekVolume, type Harness } from '../support/harness.ts';
+import { freshSystem, pattern, peekVolume, pokeVolume, type Harness } from '../support/harness.ts';
+import { INCOMPLETE_MAX_MS } from '../../firmware/journal-read-reception.ts';
 
 const GROUP = 1;
 const JV = 3;
@@ -550,5 +551,24 @@ describe('journal read reception: bad commands', () => {
     // ... then reads on: batch 1 released, journal 3 sent.
     expectJournals(command(p), [3]);
     expect(ring(p.h)).toMatchObject({ ui_oldest: 1024, wd_oldest: UI_AREA + 2048, read_start: 1536, retry_start: 1024 });
+  });
+});
+
+describe('journal read reception: a damaged update information on the primary', () => {
+  it('answers "no journal" while the next record is incomplete, and after INCOMPLETE_MAX_MS fails the group with a trace line instead of stalling for ever', () => {
+    const p = primary();
+    hostWrite(p.h, 1, 0, 8, 1);
+    hostWrite(p.h, 1, 8, 8, 2);
+    // Damage journal 1's update information (its slot at update-information oldest) in cache and on the drive.
+    const at = p.h.mem.pointers.get(SET, 'ui_oldest');
+    pokeVolume(p.h, JV, at, new Uint8Array(512).fill(0x5a));
+    expectHeaderOnly(command(p), ResponseKind.NO_JOURNAL);
+    expect(p.h.mem.groups.state(GROUP)).toBe(GroupState.NORMAL);
+    p.h.clock.advance(INCOMPLETE_MAX_MS + 1);
+    const r = command(p);
+    expectHeaderOnly(r, ResponseKind.GROUP_STATE);
+    expect(r.groupState).toBe(GroupState.FAILURE);
+    expect(p.h.mem.groups.state(GROUP)).toBe(GroupState.FAILURE);
+    expect(p.h.trace.some((l) => l.includes('update information 1 stayed incomplete'))).toBe(true);
   });
 });
