@@ -22,7 +22,7 @@ import {
   GROUP_ROLE_NAME, GROUP_STATE_NAME, GroupFlag, GroupRole, GroupState, READ_POLICY_NAME, ReadPolicy, SUSPEND_REASON_NAME, StorePolicy, SuspendReason,
 } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
-import { GROUP_SERVICE_TASKS, GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
 import { ConfigOp, ReleaseMode } from './link-protocol.ts';
 import { SentBatches } from './sent-batches.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
@@ -272,8 +272,8 @@ export class CopyCommands {
         return rejected(`readers ${JSON.stringify(readers)} must be distinct other storage systems`);
       }
     }
-    const adapter = primary ? group % mem.config.channelAdapters : mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))!.adapter;
-    const base = mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS;
+    const adapter = primary ? group % mem.config.channelAdapters : this.readAdapter(group);
+    const base = mem.serviceTask(group, 0);
     const busy = [GroupService.JOURNAL_READ, GroupService.RESTORE, GroupService.INITIAL_COPY].some((k) => mem.tasks[mem.taskWord(adapter, base + k) + T.STATE] !== TaskState.FREE);
     if (busy) return rejected(`group ${group}'s processes from an earlier start are still running on channel adapter ${adapter}`);
     return this.locked(group, () => {
@@ -467,8 +467,8 @@ export class CopyCommands {
       // The primary may have reported 障害 (S1735) and ended restore (S2015): what the
       // secondary holds is still applied, so restore runs again for the takeover.
       if (mem.groups.state(group) === GroupState.FAILURE) mem.groups.setState(group, GroupState.NORMAL);
-      const adapter = mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))?.adapter ?? 0;
-      const t = mem.taskWord(adapter, mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.RESTORE);
+      const adapter = this.readAdapter(group);
+      const t = mem.taskWord(adapter, mem.serviceTask(group, GroupService.RESTORE));
       if (mem.tasks[t + T.STATE] === TaskState.FREE && mem.groups.state(group) === GroupState.NORMAL) {
         Restore.start(mem.tasks, t, group);
         mem.doorbells.ring(adapter);
@@ -489,7 +489,7 @@ export class CopyCommands {
     if (!mem.groups.hasFlag(group, GroupFlag.READ_STOPPED)) return rejected(`group ${group}: request takeover first`);
     return this.locked(group, () => {
       const set = group * mem.config.readersMax;
-      const readTask = mem.taskWord(mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))?.adapter ?? 0, mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.JOURNAL_READ);
+      const readTask = mem.taskWord(this.readAdapter(group), mem.serviceTask(group, GroupService.JOURNAL_READ));
       if (mem.tasks[readTask + T.STATE] !== TaskState.FREE && mem.tasks[readTask + T.PHASE] !== 4 /* STOPPED */ && mem.tasks[readTask + T.PHASE] !== 0) {
         return rejected(`group ${group}: a journal read is still in flight; retry`);
       }
@@ -523,8 +523,8 @@ export class CopyCommands {
     if (g) return rejected(g);
     if (mem.groups.role(group) !== GroupRole.SECONDARY) return rejected(`group ${group} is not a secondary group`);
     mem.groups.setFlag(group, GroupFlag.RESTORE_PAUSED, paused);
-    const adapter = mem.config.links.find((l) => l.number === mem.groups.u32(group, 'link_number'))?.adapter ?? 0;
-    const t = mem.taskWord(adapter, mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.RESTORE);
+    const adapter = this.readAdapter(group);
+    const t = mem.taskWord(adapter, mem.serviceTask(group, GroupService.RESTORE));
     const atBoundary = mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.PHASE] === 0;
     return ok({ atBoundary, restoredNumber: mem.groups.restoredNumber(group) });
   }
@@ -615,6 +615,11 @@ export class CopyCommands {
       readPolicy: READ_POLICY_NAME[g.u8(group, 'read_policy')] ?? 'unknown',
       takenOver: g.hasFlag(group, GroupFlag.TAKEN_OVER),
     });
+  }
+
+  /** The channel adapter that runs a secondary group's journal read and restore (its link's owner). */
+  private readAdapter(group: number): number {
+    return this.mem.config.links.find((l) => l.number === this.mem.groups.u32(group, 'link_number'))?.adapter ?? 0;
   }
 
   private usedGroup(group: number): string | null {

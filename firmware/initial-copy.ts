@@ -19,7 +19,7 @@ import { Journal, type Reservation } from './journal-create.ts';
 import { UI_SLOT_BYTES } from './journal-ring.ts';
 import { GroupFlag, GroupState, SUSPEND_REASON_NAME, SuspendReason } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
-import { GROUP_SERVICE_TASKS, GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
 import { encodeUpdateInfo } from './structs/update-info-codec.ts';
 import { UPDATE_INFO_FLAG_INITIAL_COPY } from './structs/update-info.ts';
 import { Run } from './command-receive.ts';
@@ -45,7 +45,7 @@ export class InitialCopy {
   }
 
   taskOf(group: number): number {
-    return this.ctx.mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.INITIAL_COPY;
+    return this.ctx.mem.serviceTask(group, GroupService.INITIAL_COPY);
   }
 
   /** S930: start copying a primary group (called by the maintenance port). */

@@ -24,7 +24,7 @@ import type { LinkPort } from './platform.ts';
 import { GROUP_STATE_NAME, GroupFlag, GroupState, ReadPolicy, StorePolicy, type GroupStateCode } from './structs/group-info.ts';
 import { PairState } from './structs/pair-info.ts';
 import { Stat } from './structs/statistics.ts';
-import { GROUP_SERVICE_TASKS, GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
 import { decodeUpdateInfo, emptyUpdateInfo, sealUpdateInfo, validateUpdateInfo } from './structs/update-info-codec.ts';
 import { UPDATE_INFO } from './structs/update-info.ts';
 import { VolumeState } from './structs/volume-info.ts';
@@ -53,7 +53,7 @@ export class JournalRead {
   constructor(private readonly ctx: CopyContext) {}
 
   taskOf(group: number): number {
-    return this.ctx.mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.JOURNAL_READ;
+    return this.ctx.mem.serviceTask(group, GroupService.JOURNAL_READ);
   }
 
   /** S930 on the secondary: start the loop (called by the maintenance port). */

@@ -248,6 +248,11 @@ export class ControlMemory {
     return (group * 2 + which) * this.geometry.stagingBytes;
   }
 
+  /** Task index (on the processor that runs it) of one of a group's remote-copy services. */
+  serviceTask(group: number, service: number): number {
+    return this.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + service;
+  }
+
   /** Word index of a task record in `tasks`. */
   taskWord(processorId: number, task: number): number {
     return (processorId * this.geometry.tasksPerProcessor + task) * TASK_WORDS;

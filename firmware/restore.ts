@@ -16,7 +16,7 @@ import { IO_DONE, IO_ERROR, IO_WAIT } from './cache-io.ts';
 import { free, loadGeometry, pointerSetOf, ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, type RingGeometry } from './journal-ring.ts';
 import { GroupFlag, GroupState } from './structs/group-info.ts';
-import { TASK_WORDS, GROUP_SERVICE_TASKS, GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { TASK_WORDS, GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
 import { decodeUpdateInfo, emptyUpdateInfo, validateUpdateInfo } from './structs/update-info-codec.ts';
 import { VolumeState } from './structs/volume-info.ts';
 import { crc32c } from '../hal/crc32c.ts';
@@ -40,7 +40,7 @@ export class Restore {
   constructor(private readonly ctx: CopyContext) {}
 
   taskOf(group: number): number {
-    return this.ctx.mem.geometry.serviceTaskBase + group * GROUP_SERVICE_TASKS + GroupService.RESTORE;
+    return this.ctx.mem.serviceTask(group, GroupService.RESTORE);
   }
 
   static start(tasks: Int32Array, t: number, group: number): void {
