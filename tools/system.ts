@@ -38,6 +38,12 @@ export interface BootOptions {
   links?: LinkAttachment[];
   /** Systems whose host ports this one writes to (synchronous pairs). */
   remotes?: Array<{ system: number; shared: SystemShared }>;
+  /**
+   * Threaded runtime only: the module each worker loads instead of firmware/boot.ts, and data
+   * for it (structured-cloneable, passed as `shared.entryData`). Benchmarks use it to wrap the
+   * firmware's processors with an in-thread load generator (bench/load-entry.ts).
+   */
+  entry?: { url: URL; data: unknown };
 }
 
 export interface PowerOffReport {
@@ -116,9 +122,9 @@ export class StorageSystem {
       const maintenance = new MaintenancePort(mem);
       const hostPorts = attachHostPorts(shared, mem.doorbells);
       const runtime = await ThreadedRuntime.start({
-        entryUrl: ENTRY_URL,
+        entryUrl: options.entry?.url ?? ENTRY_URL,
         processorIds,
-        shared,
+        shared: options.entry ? { ...shared, entryData: options.entry.data } : shared,
         drives: descriptors,
         links,
         onTrace: (_id, line) => trace(`${config.name}: ${line}`),
@@ -135,6 +141,7 @@ export class StorageSystem {
       return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now(), (line) => trace(`${config.name}: ${line}`));
     }
 
+    if (options.entry) throw new Error(`${config.name}: a custom processor entry needs the threaded runtime`);
     const runtime = options.deterministic ?? new DeterministicRuntime(options.seed ?? 1, new VirtualClock());
     const clock = runtime.clock;
     formatSystem(shared, clock.nowMs());

@@ -30,6 +30,8 @@ export interface TopologyOptions {
   seed?: number;
   trace?: (line: string) => void;
   faults?: boolean;
+  /** Per system: a processor entry module to load instead of the firmware's (see BootOptions.entry). */
+  entry?: (systemNumber: number) => { url: URL; data: unknown } | undefined;
 }
 
 export const DEFAULT_LINK_RING_BYTES = 4 * 1024 * 1024;
@@ -90,6 +92,8 @@ export class Topology {
       if (runtime) boot.deterministic = runtime;
       if (o.trace) boot.trace = o.trace;
       if (o.faults) boot.faults = true;
+      const entry = o.entry?.(config.systemNumber);
+      if (entry) boot.entry = entry;
       systems.set(config.systemNumber, await StorageSystem.boot(config, boot));
     }
     return new Topology(systems, made, runtime, bridges);
