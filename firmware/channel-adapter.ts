@@ -43,6 +43,8 @@ export class ChannelAdapter implements Processor {
   private readonly receive: CommandReceive;
   private readonly reception: JournalReadReception;
   private readonly journalRead: JournalRead;
+  /** Whether a link's send buffer holds a response being built (journal read asks before sending). */
+  private readonly linkBusy = (link: number): boolean => this.reception.busy(link);
   private readonly restore: Restore;
   private readonly initialCopy: InitialCopy;
   private readonly forward: ConfigForward;
@@ -258,8 +260,7 @@ export class ChannelAdapter implements Processor {
         return this.reception.resume(link, port);
       }
       case TaskKind.JOURNAL_READ: {
-        const link = mem.groups.u32(group, 'link_number');
-        return this.journalRead.resume(task, this.ctx.links.get(link), this.reception.busy(link));
+        return this.journalRead.resume(task, this.linkBusy);
       }
       case TaskKind.RESTORE:
         return this.restore.resume(task);

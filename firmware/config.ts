@@ -56,6 +56,8 @@ export interface SystemConfig {
   destageBatchSlots: number;
   /** Largest journal read response payload, and the size of each group's staging buffer. */
   journalBatchBytes: number;
+  /** Journal read commands one secondary group may have in flight at most; each needs a staging buffer of journalBatchBytes. */
+  readWindowMax: number;
   drives: DriveConfig[];
   volumes: VolumeConfig[];
   links: LinkConfig[];
@@ -81,6 +83,7 @@ export const DEFAULT_CONFIG: SystemConfig = {
   mailboxCapacity: 256,
   destageBatchSlots: 32,
   journalBatchBytes: 1024 * 1024,
+  readWindowMax: 1,
   links: [],
   drives: [
     { number: 0, kind: 'memory', blockCount: (256 * 1024 * 1024) / BLOCK_BYTES },
@@ -131,6 +134,7 @@ export function validateConfig(config: SystemConfig): SystemConfig {
 
   need(isCount(config.journalBatchBytes, 64 * 1024, 16 * 1024 * 1024) && config.journalBatchBytes % BLOCK_BYTES === 0 && config.journalBatchBytes >= config.maxTransferBytes + 2 * BLOCK_BYTES,
     `journalBatchBytes: ${config.journalBatchBytes} must be a multiple of ${BLOCK_BYTES} from 64 KiB to 16 MiB and hold one largest write with its update information`);
+  need(isCount(config.readWindowMax, 1, 8), `readWindowMax: ${config.readWindowMax} must be an integer 1..8`);
   const linkNumbers = new Set<number>();
   (config.links ?? []).forEach((l, i) => {
     const where = `links[${i}]`;

@@ -19,7 +19,7 @@ import type { ControlMemory } from './layout.ts';
 import type { MaintResult } from './maintenance.ts';
 import { Restore } from './restore.ts';
 import {
-  GROUP_ROLE_NAME, GROUP_STATE_NAME, GroupFlag, GroupRole, GroupState, READ_POLICY_NAME, ReadPolicy, SUSPEND_REASON_NAME, StorePolicy, SuspendReason,
+  GROUP_ROLE_NAME, GROUP_STATE_NAME, GroupFlag, GroupRole, GroupState, READ_LINKS_MAX, READ_POLICY_NAME, ReadPolicy, SUSPEND_REASON_NAME, StorePolicy, SuspendReason,
 } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
 import { GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
@@ -34,6 +34,13 @@ export interface GroupOptions {
   partnerGroup?: number;
   /** Secondary: the link its journal reads use. */
   link?: number;
+  /**
+   * Secondary: further links its journal reads may use (seed 000 §7.1 item 16), each to the same
+   * primary system and owned by the same channel adapter as `link`.
+   */
+  moreLinks?: number[];
+  /** Secondary: journal read commands in flight at most (default 1, the seed's protocol; up to readWindowMax). */
+  readWindow?: number;
   readPolicy?: keyof typeof ReadPolicy;
   readIntervalMs?: number;
   batchJournalsMax?: number;
@@ -81,6 +88,9 @@ export interface GroupView {
   primaryUsage: number;
   failingSinceMs: number;
   readPolicy: string;
+  /** Secondary: journal read commands in flight at most, and the links they use. */
+  readWindow: number;
+  readLinks: number[];
   takenOver: boolean;
 }
 
@@ -133,6 +143,21 @@ export class CopyCommands {
       const link = mem.config.links.find((l) => l.number === o.link);
       if (!link) return rejected(`link ${o.link} is not configured on this system`);
       if (link.peerSystem !== o.partnerSystem) return rejected(`link ${o.link} goes to system ${link.peerSystem}, not to the primary ${o.partnerSystem}`);
+      const more = o.moreLinks ?? [];
+      if (!Array.isArray(more) || more.length > READ_LINKS_MAX - 1) return rejected(`moreLinks must be a list of at most ${READ_LINKS_MAX - 1} links`);
+      for (const n of more) {
+        const l = mem.config.links.find((c) => c.number === n);
+        if (!l) return rejected(`link ${n} is not configured on this system`);
+        if (n === o.link || more.indexOf(n) !== more.lastIndexOf(n)) return rejected(`link ${n} is named twice`);
+        if (l.peerSystem !== o.partnerSystem) return rejected(`link ${n} goes to system ${l.peerSystem}, not to the primary ${o.partnerSystem}`);
+        if (l.adapter !== link.adapter) return rejected(`link ${n} belongs to channel adapter ${l.adapter}; the group's journal reads run on adapter ${link.adapter} (link ${o.link})`);
+      }
+    } else if (o.moreLinks !== undefined && o.moreLinks.length > 0) {
+      return rejected('only a secondary group reads over links');
+    }
+    const window = o.readWindow ?? 1;
+    if (!(Number.isInteger(window) && window >= 1 && window <= mem.config.readWindowMax)) {
+      return rejected(`read window ${window} must be an integer 1..${mem.config.readWindowMax} (the system's readWindowMax)`);
     }
     if (o.role === 'secondary') {
       for (let g = 1; g < mem.groups.count; g++) {
@@ -147,7 +172,9 @@ export class CopyCommands {
       if (o.role === 'secondary') {
         mem.groups.setPartner(group, o.partnerSystem!, o.partnerGroup!);
         mem.groups.setU32(group, 'link_number', o.link!);
+        (o.moreLinks ?? []).forEach((n, i) => mem.groups.setReadLink(group, i + 1, n));
       }
+      mem.groups.setU8(group, 'read_window', window);
       mem.groups.setU8(group, 'read_policy', ReadPolicy[readPolicy]);
       mem.groups.setU8(group, 'store_policy', StorePolicy[storePolicy]);
       mem.groups.setU8(group, 'release_mode', releaseMode === 'AFTER_SEND' ? ReleaseMode.AFTER_SEND : releaseMode === 'RESTORED' ? ReleaseMode.UP_TO : ReleaseMode.NEXT_COMMAND);
@@ -300,7 +327,7 @@ export class CopyCommands {
         InitialCopy.start(mem.tasks, mem.taskWord(adapter, base + GroupService.INITIAL_COPY), group);
         this.trace(`group ${group}: copy started for readers ${readers.join(', ')} (S930)`);
       } else {
-        JournalRead.start(mem.tasks, mem.taskFloats, mem.taskWord(adapter, base + GroupService.JOURNAL_READ), group, this.nowMs());
+        JournalRead.start(mem, mem.taskWord(adapter, base + GroupService.JOURNAL_READ), group, this.nowMs());
         Restore.start(mem.tasks, mem.taskWord(adapter, base + GroupService.RESTORE), group);
         this.trace(`group ${group}: journal read and restore started (S930)`);
       }
@@ -613,6 +640,8 @@ export class CopyCommands {
       primaryUsage: g.f64(group, 'primary_usage'),
       failingSinceMs: g.f64(group, 'failing_since_ms'),
       readPolicy: READ_POLICY_NAME[g.u8(group, 'read_policy')] ?? 'unknown',
+      readWindow: g.role(group) === GroupRole.SECONDARY ? JournalRead.windowOf(mem, group) : 0,
+      readLinks: g.role(group) === GroupRole.SECONDARY ? [0, 1, 2, 3].map((i) => g.readLink(group, i)).filter((n) => n !== 0) : [],
       takenOver: g.hasFlag(group, GroupFlag.TAKEN_OVER),
     });
   }

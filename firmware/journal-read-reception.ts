@@ -16,11 +16,18 @@
 // previous batch, whose space is freed only after this command's batch has been sent; the batch
 // just sent stays for a possible retry. On the "no journal" path the previous batch is released
 // too (seed 000 §6.4, recommended rule), so an idle secondary does not pin the last batch forever.
+//
+// Several reads in flight (seed 000 [0134]): a secondary may keep several commands outstanding
+// over several links. Only one reception at a time takes a pointer set's unsent journals (a claim
+// in the set's sent batches; another waits in CHECK), so batches never overlap. A command may
+// name the update number to start from (from_number): the journals from there that were already
+// sent and not yet released are sent again — how a secondary asks for a batch whose response was
+// lost — without moving any pointer. Such a secondary releases by number (UP_TO).
 
 import { BLOCK_BYTES } from './config.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, journalsHeld, type RingGeometry } from './journal-ring.ts';
 import { IO_DONE, IO_ERROR, IO_WAIT } from './cache-io.ts';
-import { free, loadGeometry, pairsIn, pointerSetOf, ready, rxView, taskWord, txView, type CopyContext } from './copy-context.ts';
+import { free, loadGeometry, pairsIn, pointerSetOf, ready, rxView, sleepUntil, taskWord, txView, type CopyContext } from './copy-context.ts';
 import { SENT_BATCHES_MAX, SentBatches } from './sent-batches.ts';
 import { Frame, JNLRD_BYTES, JnlrdOff, ReleaseMode, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RefusalReason, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
@@ -36,8 +43,14 @@ import { Run } from './command-receive.ts';
 
 const Phase = { CHECK: 0, UI: 1, DATA: 2, SEND: 3 } as const;
 
+// Bits of W_RETRY above the retry flag (bits 0-7) and the release mode (bits 8-15).
+const NUMBERED = 0x10000; // resend from a named update number: no pointer moves
+const CLAIMED = 0x20000; // this task holds its pointer set's claim on the unsent journals
+
 /** How long the next journal's update information may stay incomplete before it counts as damaged. */
 export const INCOMPLETE_MAX_MS = 5000;
+/** How long a command waits for another reception of the same reader to finish taking unsent journals. */
+const CLAIM_WAIT_MS = 0.05;
 
 // Task fields used by this process.
 const W_REQUESTER = T.AUX0;
@@ -97,7 +110,10 @@ export class JournalReadReception {
     const maxBytes = rx.getUint32(JnlrdOff.MAX_BYTES, true);
     mem.tasks[t + W_MAX_JOURNALS] = maxJournals === 0 || maxJournals > 65535 ? 65535 : maxJournals;
     mem.tasks[t + W_MAX_BYTES] = Math.min(maxBytes === 0 ? port.payloadMax : maxBytes, port.payloadMax, mem.config.journalBatchBytes);
-    if ((mem.tasks[t + W_RETRY]! & 0xff) > 1 || mode > ReleaseMode.UP_TO) return this.refuse(t, RefusalReason.MALFORMED);
+    const from = rx.getFloat64(JnlrdOff.FROM_NUMBER, true);
+    mem.taskFloats[(t >> 1) + F.AUX_F64] = from;
+    const retry = mem.tasks[t + W_RETRY]! & 0xff;
+    if (retry > 1 || mode > ReleaseMode.UP_TO || !(Number.isSafeInteger(from) && from >= 0) || (retry === 1 && from > 0)) return this.refuse(t, RefusalReason.MALFORMED);
     ready(this.ctx, t, Phase.CHECK);
   }
 
@@ -115,29 +131,30 @@ export class JournalReadReception {
     const t = taskWord(this.ctx, task);
     for (;;) {
       const phase = mem.tasks[t + T.PHASE]!;
-      if (phase === Phase.CHECK) this.check(t);
-      else if (phase === Phase.UI || phase === Phase.DATA) {
+      if (phase === Phase.CHECK) {
+        if (!this.check(t, link)) return Run.WAITING;
+      } else if (phase === Phase.UI || phase === Phase.DATA) {
         const r = phase === Phase.UI ? this.readUi(task, t, port) : this.readData(task, t, port);
         if (r !== Run.DONE) return r;
       } else {
-        return this.send(t, port);
+        return this.send(t, link, port);
       }
     }
   }
 
-  /** S1510–S1560: decide what this command gets. */
-  private check(t: number): void {
+  /** S1510–S1560: decide what this command gets; false if it must wait for another reception of its reader. */
+  private check(t: number, link: number): boolean {
     const { mem } = this.ctx;
     const group = mem.tasks[t + T.GROUP]!;
     const tasks = mem.tasks;
     if (!mem.groups.exists(group) || mem.groups.role(group) !== GroupRole.PRIMARY) {
       this.refuse(t, RefusalReason.UNKNOWN_GROUP);
-      return;
+      return true;
     }
     const set = pointerSetOf(this.ctx, group, tasks[t + W_REQUESTER]!);
     if (set < 0) {
       this.refuse(t, RefusalReason.NOT_A_READER);
-      return;
+      return true;
     }
     tasks[t + W_SET] = set;
     const lock = mem.lockMap.groupBase + group;
@@ -149,7 +166,7 @@ export class JournalReadReception {
       if (mem.groups.state(group) !== GroupState.NORMAL) {
         tasks[t + W_KIND] = ResponseKind.GROUP_STATE;
         ready(this.ctx, t, Phase.SEND);
-        return;
+        return true;
       }
       // S1520/S1525: the journal volume must be normal; otherwise the group fails.
       const jv = mem.groups.journalVolume(group, 0);
@@ -158,12 +175,23 @@ export class JournalReadReception {
         this.ctx.trace(`group ${group}: normal -> failure (journal volume ${jv} is not normal, S1525)`);
         tasks[t + W_KIND] = ResponseKind.GROUP_STATE;
         ready(this.ctx, t, Phase.SEND);
-        return;
+        return true;
       }
       loadGeometry(this.ctx, set, this.geometry);
       const p = mem.pointers;
       const f = t >> 1;
-      if ((tasks[t + W_RETRY]! & 0xff) === 1) {
+      const from = mem.taskFloats[f + F.AUX_F64]!;
+      if (from > 0 && from < p.get(set, 'oldest_number')) {
+        this.refuse(t, RefusalReason.RELEASED);
+        return true;
+      }
+      if (from > 0 && from < p.get(set, 'read_number')) {
+        // [0134]: send again what was sent from `from` on and is still held; no pointer moves.
+        tasks[t + W_RETRY] = tasks[t + W_RETRY]! | NUMBERED;
+        tasks[t + W_LIMIT] = p.get(set, 'read_number') - from;
+        mem.taskFloats[f + F.UI_POSITION] = advanceUi(p.get(set, 'ui_oldest'), from - p.get(set, 'oldest_number'), this.geometry);
+        mem.taskFloats[f + F.UPDATE_NUMBER] = from;
+      } else if ((tasks[t + W_RETRY]! & 0xff) === 1) {
         // S1540: resend exactly the previous batch, from retry start.
         tasks[t + W_LIMIT] = p.batchCount(set);
         mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'retry_start');
@@ -173,8 +201,13 @@ export class JournalReadReception {
         tasks[t + W_LIMIT] = 0;
         mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'read_start');
         mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number');
+      } else if (!this.sent.claim(set, link)) {
+        // Another of this reader's commands is taking the unsent journals: wait for it.
+        sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + CLAIM_WAIT_MS);
+        return false;
       } else {
         // S1550: unsent journals are those between read start and update-information newest.
+        tasks[t + W_RETRY] = tasks[t + W_RETRY]! | CLAIMED;
         tasks[t + W_LIMIT] = journalsHeld(p.get(set, 'ui_newest'), p.get(set, 'read_start'), this.geometry);
         mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'read_start');
         mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number');
@@ -185,6 +218,7 @@ export class JournalReadReception {
     tasks[t + W_KIND] = ResponseKind.JOURNALS;
     mem.taskFloats[(t >> 1) + F.WD_POSITION] = 0; // write-data bytes of the batch, summed as it is built
     ready(this.ctx, t, tasks[t + W_LIMIT]! > 0 ? Phase.UI : Phase.SEND);
+    return true;
   }
 
   /** The next update information of the batch, into the task's scratch block, then checked. */
@@ -202,14 +236,20 @@ export class JournalReadReception {
     const problem = validateUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, mem.config.maxTransferBytes / BLOCK_BYTES);
     decodeUpdateInfo(mem.scratchView, scratch, this.ui);
     if (problem !== null || this.ui.updateNumber !== expected) {
-      if ((tasks[t + W_RETRY]! & 0xff) === 1) {
+      const set = tasks[t + W_SET]!;
+      if ((tasks[t + W_RETRY]! & NUMBERED) !== 0 && expected < mem.pointers.get(set, 'oldest_number')) {
+        // Released while this resend was built (a later command of the same reader): end the batch.
+        ready(this.ctx, t, Phase.SEND);
+        return Run.PROGRESS;
+      }
+      if ((tasks[t + W_RETRY]! & (0xff | NUMBERED)) !== 0) {
         // A journal already sent must still be intact: the journal volume is damaged.
         this.corrupt(t, `update information ${expected} unreadable on resend (${problem ?? `found ${this.ui.updateNumber}`})`);
         return Run.PROGRESS;
       }
       // Not complete yet (its creator is still copying): the batch ends here. A record that stays
       // incomplete far longer than any copy takes is damaged: say so rather than stall for ever.
-      if (tasks[t + T.COUNT] === 0 && this.sent.stalled(tasks[t + W_SET]!, expected, this.ctx.clock.nowMs()) > INCOMPLETE_MAX_MS) {
+      if (tasks[t + T.COUNT] === 0 && this.sent.stalled(set, expected, this.ctx.clock.nowMs()) > INCOMPLETE_MAX_MS) {
         this.corrupt(t, `update information ${expected} stayed incomplete for over ${INCOMPLETE_MAX_MS} ms (${problem ?? `found ${this.ui.updateNumber}`})`);
         return Run.PROGRESS;
       }
@@ -219,7 +259,8 @@ export class JournalReadReception {
     const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
     const offset = tasks[t + W_OFFSET]!;
     // A retry resends the whole previous batch whatever its limits say: a partial resend followed
-    // by a non-retry command would release journals the secondary never got.
+    // by a non-retry command would release journals the secondary never got. (A numbered resend
+    // may stop anywhere: its reader releases by number.)
     if ((tasks[t + W_RETRY]! & 0xff) === 0 && tasks[t + T.COUNT]! > 0 && (offset + WIRE_UPDATE_INFO_BYTES + dataBytes > tasks[t + W_MAX_BYTES]! || tasks[t + T.COUNT]! >= tasks[t + W_MAX_JOURNALS]!)) {
       ready(this.ctx, t, Phase.SEND); // the batch is full
       return Run.PROGRESS;
@@ -300,7 +341,7 @@ export class JournalReadReception {
   }
 
   /** S1545/S1560/S1580: send the response; then move the pointers (S1580) and release (S1590). */
-  private send(t: number, port: LinkPort): number {
+  private send(t: number, link: number, port: LinkPort): number {
     const { mem } = this.ctx;
     const tasks = mem.tasks;
     const f = t >> 1;
@@ -327,8 +368,10 @@ export class JournalReadReception {
     view.setFloat64(RespOff.PRIMARY_USAGE, usage, true);
     view.setFloat64(RespOff.NEXT_NUMBER, known ? mem.groups.updateNumber(group) : 0, true);
     const length = kind === ResponseKind.JOURNALS ? tasks[t + W_OFFSET]! : RESPONSE_HEADER_BYTES;
+    const flags = tasks[t + W_RETRY]!;
     if (!port.isUp()) {
       // The link went down: nothing was sent, so no pointer moves; the secondary will ask again.
+      if ((flags & CLAIMED) !== 0) this.locked(group, () => this.sent.unclaim(set, link));
       free(this.ctx, t);
       return Run.DONE;
     }
@@ -337,12 +380,36 @@ export class JournalReadReception {
       tasks[t + T.WAIT] = TaskWait.LINK;
       return Run.WAITING;
     }
-    if (known && kind !== ResponseKind.GROUP_STATE && (tasks[t + W_RETRY]! & 0xff) === 0) {
-      this.advance(group, set, count, mem.taskFloats[f + F.WD_POSITION]!, tasks[t + W_RETRY]! >> 8, mem.taskFloats[f + F.RECEIVED_MS]!);
-      mem.groups.addF64(group, 'journals_sent', count);
+    const mode = (flags >> 8) & 0xff;
+    if (known && kind !== ResponseKind.GROUP_STATE && (flags & 0xff) === 0) {
+      const releaseNumber = mem.taskFloats[f + F.RECEIVED_MS]!;
+      if ((flags & NUMBERED) !== 0) {
+        // A resend from a named number moves no pointer; only an UP_TO release applies.
+        if (mode === ReleaseMode.UP_TO) this.locked(group, () => this.releaseUpTo(set, releaseNumber));
+      } else {
+        this.advance(group, set, count, mem.taskFloats[f + F.WD_POSITION]!, mode, releaseNumber);
+        mem.groups.addF64(group, 'journals_sent', count);
+      }
     }
+    if ((flags & CLAIMED) !== 0) this.locked(group, () => this.sent.unclaim(set, link));
     free(this.ctx, t);
     return Run.DONE;
+  }
+
+  private locked(group: number, body: () => void): void {
+    const lock = this.ctx.mem.lockMap.groupBase + group;
+    this.ctx.mem.locks.lock(lock);
+    try {
+      body();
+    } finally {
+      this.ctx.mem.locks.unlock(lock);
+    }
+  }
+
+  /** Releases every sent batch whose journals are all numbered at most `releaseNumber` (caller holds the group lock). */
+  private releaseUpTo(set: number, releaseNumber: number): void {
+    loadGeometry(this.ctx, set, this.geometry);
+    while (this.sent.length(set) > 0 && this.sent.firstNumber(set) + this.sent.count(set) - 1 <= releaseNumber) this.releaseOldest(set);
   }
 
   /** S1580 then S1590 (or its [0107] variant), under the group lock. */
@@ -364,7 +431,7 @@ export class JournalReadReception {
       if (count > 0) this.sent.push(set, readNumber, count, batchWdBytes);
       // S1590: release what this command acknowledges.
       if (mode === ReleaseMode.UP_TO) {
-        while (this.sent.length(set) > 0 && this.sent.firstNumber(set) + this.sent.count(set) - 1 <= releaseNumber) this.releaseOldest(set);
+        this.releaseUpTo(set, releaseNumber);
       } else {
         // The base protocol keeps the batch just sent for a retry; AFTER_SEND keeps nothing.
         const keep = mode === ReleaseMode.NEXT_COMMAND && count > 0 ? 1 : 0;

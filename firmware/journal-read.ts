@@ -19,9 +19,10 @@ import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
 import { free, loadGeometry, pointerSetOf, ready, rxView, sleepUntil, taskWord, txView, type CopyContext } from './copy-context.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, uiFits, wdFits, type RingGeometry } from './journal-ring.ts';
-import { Frame, JNLRD_BYTES, JnlrdOff, ReleaseMode, REFUSAL_TEXT, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
+import { Frame, JNLRD_BYTES, JnlrdOff, RefusalReason, ReleaseMode, REFUSAL_TEXT, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
-import { GROUP_STATE_NAME, GroupFlag, GroupState, ReadPolicy, StorePolicy, type GroupStateCode } from './structs/group-info.ts';
+import { GROUP_STATE_NAME, GroupFlag, GroupState, READ_LINKS_MAX, ReadPolicy, StorePolicy, type GroupStateCode } from './structs/group-info.ts';
+import { WindowState } from './read-window.ts';
 import { PairState } from './structs/pair-info.ts';
 import { Stat } from './structs/statistics.ts';
 import { GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
@@ -34,12 +35,18 @@ import { Run } from './command-receive.ts';
 export const ReadPhase = { WAIT: 0, SEND: 1, AWAIT: 2, STORE: 3, STOPPED: 4 } as const;
 
 const W_REQUEST_ID = T.AUX0;
+/** Window 1: the next command carries the retry flag. Window > 1: it asks from received + 1. */
 const W_RETRY = T.AUX1;
 const W_FAILURES = T.AUX2;
 const W_OFFSET = T.PAIR; // byte offset of the next journal in the batch staging buffer
 const W_BATCH = T.LBA; // journals in the batch
 const W_BATCH_BYTES = T.BYTE_LENGTH; // payload bytes of the batch
 const W_STORE_STEP = T.OPCODE; // 0: reserve, 1: data, 2: update information
+const W_SLOT = T.VOLUME; // read window slot whose batch is being stored
+const W_LINK_NEXT = T.GENERATION; // round robin over the group's links
+const W_STOP = T.PORT_SLOT; // 1: the primary reported its group state (S1735)
+const W_PACE = T.ATTEMPTS; // 1: the last schedule said "again at once" — fill the window
+const F_NEXT_SEND = F.AUX_F64; // when the next command may go out
 
 /** How long a journal read command may stay unanswered. */
 export const RESPONSE_TIMEOUT_MS = 500;
@@ -56,103 +63,220 @@ export class JournalRead {
     return this.ctx.mem.serviceTask(group, GroupService.JOURNAL_READ);
   }
 
+  /** Journal read commands the group may have in flight (its read_window, within readWindowMax). */
+  static windowOf(mem: CopyContext['mem'], group: number): number {
+    return Math.max(1, Math.min(mem.groups.u8(group, 'read_window'), mem.config.readWindowMax));
+  }
+
   /** S930 on the secondary: start the loop (called by the maintenance port). */
-  static start(ctxTasks: Int32Array, floats: Float64Array, t: number, group: number, nowMs: number): void {
+  static start(mem: CopyContext['mem'], t: number, group: number, nowMs: number): void {
+    const ctxTasks = mem.tasks;
+    mem.window.clear(group);
     ctxTasks[t + T.KIND] = TaskKind.JOURNAL_READ;
     ctxTasks[t + T.GROUP] = group;
     ctxTasks[t + W_RETRY] = 0;
     ctxTasks[t + W_FAILURES] = 0;
+    ctxTasks[t + W_STOP] = 0;
+    ctxTasks[t + W_PACE] = 0;
+    ctxTasks[t + W_LINK_NEXT] = 0;
     ctxTasks[t + T.CACHE_SLOT] = -1;
     ctxTasks[t + T.PHASE] = ReadPhase.SEND;
-    floats[(t >> 1) + F.WAKE_MS] = nowMs;
+    mem.taskFloats[(t >> 1) + F.WAKE_MS] = nowMs;
+    mem.taskFloats[(t >> 1) + F_NEXT_SEND] = nowMs;
     Atomics.store(ctxTasks, t + T.STATE, TaskState.READY);
   }
 
-  resume(task: number, link: LinkPort | undefined, linkBusy: boolean): number {
+  /** Runs the group's journal read task one step; `busy(link)` says a link's send buffer is taken. */
+  resume(task: number, busy: (link: number) => boolean): number {
     const { mem } = this.ctx;
     const t = taskWord(this.ctx, task);
     const group = mem.tasks[t + T.GROUP]!;
     switch (mem.tasks[t + T.PHASE]) {
       case ReadPhase.WAIT:
-        ready(this.ctx, t, ReadPhase.SEND);
-        return Run.PROGRESS;
       case ReadPhase.SEND:
-        return this.send(t, group, link, linkBusy);
       case ReadPhase.AWAIT:
-        // The timer ran out before a response came.
-        this.failed(t, group, 'no response to journal read command');
-        return Run.PROGRESS;
+        return this.pump(task, t, group, busy);
       case ReadPhase.STORE:
         return this.store(task, t, group);
       default:
+        mem.window.clear(group);
         free(this.ctx, t);
         return Run.DONE;
     }
   }
 
-  /** S1700: send the journal read command. */
-  private send(t: number, group: number, link: LinkPort | undefined, linkBusy: boolean): number {
+  /**
+   * The loop of S1700–S1760 over the group's read window: expire unanswered commands, store the
+   * batch that continues the update numbers already stored, send the commands that are due, and
+   * sleep until the next of these can happen.
+   */
+  private pump(task: number, t: number, group: number, busy: (link: number) => boolean): number {
     const { mem } = this.ctx;
-    if (mem.groups.state(group) !== GroupState.NORMAL || mem.groups.hasFlag(group, GroupFlag.READ_STOPPED)) {
+    const tasks = mem.tasks;
+    const win = mem.window;
+    if (mem.groups.state(group) !== GroupState.NORMAL || mem.groups.hasFlag(group, GroupFlag.READ_STOPPED) || tasks[t + W_STOP] === 1) {
       ready(this.ctx, t, ReadPhase.STOPPED);
       return Run.PROGRESS;
     }
-    if (!link || !link.isUp()) {
-      this.failed(t, group, link ? 'link is down' : `link ${mem.groups.u32(group, 'link_number')} is not configured`);
+    const now = this.ctx.clock.nowMs();
+    const w = JournalRead.windowOf(mem, group);
+    // S1710: a command unanswered for too long failed (the link or the primary lost it).
+    for (let s = 0; s < w; s++) {
+      if (win.state(group, s) === WindowState.AWAITING && now >= win.sentMs(group, s) + RESPONSE_TIMEOUT_MS) {
+        win.release(group, s);
+        this.failed(t, group, 'no response to journal read command');
+      }
+    }
+    // S1800 in update-number order: the batch holding received + 1 is stored next; duplicates go.
+    const received = mem.groups.f64(group, 'received_number');
+    let arrived = 0;
+    for (let s = 0; s < w; s++) {
+      if (win.state(group, s) !== WindowState.ARRIVED) continue;
+      const first = win.firstNumber(group, s);
+      if (first + win.count(group, s) - 1 <= received) {
+        win.release(group, s); // sent again by a resend: every journal already stored
+        continue;
+      }
+      // With one command at a time a batch is always next (a gap in it is the store's to report).
+      if (first <= received + 1 || w === 1) return this.beginStore(task, t, group, s);
+      arrived++;
+    }
+    const awaiting = win.countIn(group, WindowState.AWAITING, w);
+    // [0134]: batches wait beyond a gap that no command in flight can fill: ask for it by number.
+    if (arrived > 0 && awaiting === 0) tasks[t + W_RETRY] = 1;
+    // S1700: send while commands are due and the window has room.
+    const f = t >> 1;
+    while (mem.taskFloats[f + F_NEXT_SEND]! <= now && win.countIn(group, WindowState.FREE, w) > 0) {
+      const r = this.send(t, group, w, busy);
+      if (r !== Run.PROGRESS) break;
+      if (tasks[t + W_PACE] !== 1 || w === 1) mem.taskFloats[f + F_NEXT_SEND] = Infinity; // the response schedules the next
+    }
+    // Sleep until a command is due or one times out; a response wakes the task earlier.
+    let wake = win.countIn(group, WindowState.FREE, w) > 0 ? mem.taskFloats[f + F_NEXT_SEND]! : Infinity;
+    for (let s = 0; s < w; s++) {
+      if (win.state(group, s) === WindowState.AWAITING) wake = Math.min(wake, win.sentMs(group, s) + RESPONSE_TIMEOUT_MS);
+    }
+    if (wake === Infinity) wake = now + Math.max(1, mem.groups.u32(group, 'read_interval_ms'));
+    tasks[t + T.PHASE] = win.countIn(group, WindowState.AWAITING, w) > 0 ? ReadPhase.AWAIT : ReadPhase.WAIT;
+    if (wake <= now) {
+      ready(this.ctx, t, tasks[t + T.PHASE]!);
       return Run.PROGRESS;
     }
-    if (linkBusy) {
-      sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + 0.05);
-      return Run.WAITING;
-    }
-    const view = txView(link);
-    const id = (mem.tasks[t + W_REQUEST_ID]! + 1) | 0;
-    mem.tasks[t + W_REQUEST_ID] = id;
-    view.setUint32(JnlrdOff.GROUP, mem.groups.partnerGroup(group), true);
-    view.setUint32(JnlrdOff.REQUESTER, mem.config.systemNumber, true);
-    view.setUint32(JnlrdOff.REQUEST_ID, id, true);
-    view.setUint8(JnlrdOff.RETRY, mem.tasks[t + W_RETRY]!);
-    const mode = mem.groups.u8(group, 'release_mode');
-    view.setUint8(JnlrdOff.RELEASE_MODE, mode);
-    view.setUint16(JnlrdOff.RELEASE_MODE + 1, 0, true);
-    view.setUint32(JnlrdOff.MAX_JOURNALS, mem.groups.u32(group, 'batch_journals_max'), true);
-    view.setUint32(JnlrdOff.MAX_BYTES, Math.min(mem.config.journalBatchBytes, link.payloadMax), true);
-    // UP_TO: the primary may free what this secondary has applied (seed 002 §10.4's notification).
-    view.setFloat64(JnlrdOff.RELEASE_NUMBER, mode === ReleaseMode.UP_TO ? mem.groups.restoredNumber(group) : 0, true);
-    if (!link.sendStaging(Frame.JNLRD, 0, JNLRD_BYTES)) {
-      if (!link.isUp()) this.failed(t, group, 'link is down');
-      else sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + 0.1);
-      return Run.WAITING;
-    }
-    mem.tasks[t + T.PHASE] = ReadPhase.AWAIT;
-    sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + RESPONSE_TIMEOUT_MS);
+    sleepUntil(this.ctx, t, wake);
     return Run.WAITING;
   }
 
-  /** S1710: a response arrived on `link`; true if it belonged to one of this adapter's reads. */
+  /** S1700: send one journal read command on the next usable link; PROGRESS if one went out. */
+  private send(t: number, group: number, w: number, busy: (link: number) => boolean): number {
+    const { mem } = this.ctx;
+    const tasks = mem.tasks;
+    const now = this.ctx.clock.nowMs();
+    let slot = 0;
+    while (mem.window.state(group, slot) !== WindowState.FREE) slot++;
+    // Round robin over the group's links that are up.
+    let port: LinkPort | undefined;
+    let link = 0;
+    let configured = 0;
+    let busyLink = false;
+    for (let k = 0; k < READ_LINKS_MAX && !port; k++) {
+      const i = (tasks[t + W_LINK_NEXT]! + k) % READ_LINKS_MAX;
+      const n = mem.groups.readLink(group, i);
+      if (n === 0) continue;
+      const candidate = this.ctx.links.get(n);
+      if (!candidate) continue;
+      configured++;
+      if (!candidate.isUp()) continue;
+      if (busy(n)) {
+        busyLink = true;
+        continue;
+      }
+      port = candidate;
+      link = n;
+      tasks[t + W_LINK_NEXT] = (i + 1) % READ_LINKS_MAX;
+    }
+    if (!port) {
+      if (busyLink) {
+        mem.taskFloats[(t >> 1) + F_NEXT_SEND] = now + 0.05;
+      } else if (mem.window.countIn(group, WindowState.AWAITING, w) === 0) {
+        this.failed(t, group, configured > 0 ? 'link is down' : `link ${mem.groups.u32(group, 'link_number')} is not configured`);
+      } else {
+        mem.taskFloats[(t >> 1) + F_NEXT_SEND] = Infinity; // the commands in flight will tell
+      }
+      return Run.WAITING;
+    }
+    const view = txView(port);
+    const id = (tasks[t + W_REQUEST_ID]! + 1) | 0;
+    tasks[t + W_REQUEST_ID] = id;
+    const numbered = w > 1 && tasks[t + W_RETRY] === 1;
+    view.setUint32(JnlrdOff.GROUP, mem.groups.partnerGroup(group), true);
+    view.setUint32(JnlrdOff.REQUESTER, mem.config.systemNumber, true);
+    view.setUint32(JnlrdOff.REQUEST_ID, id, true);
+    view.setUint8(JnlrdOff.RETRY, w === 1 ? tasks[t + W_RETRY]! : 0);
+    let mode = mem.groups.u8(group, 'release_mode');
+    // UP_TO: the primary may free what this secondary has applied (seed 002 §10.4's notification).
+    // With several commands in flight "the previous batch" means nothing: release what is stored.
+    let releaseNumber = mode === ReleaseMode.UP_TO ? mem.groups.restoredNumber(group) : 0;
+    if (w > 1 && mode === ReleaseMode.NEXT_COMMAND) {
+      mode = ReleaseMode.UP_TO;
+      releaseNumber = mem.groups.f64(group, 'received_number');
+    }
+    view.setUint8(JnlrdOff.RELEASE_MODE, mode);
+    view.setUint16(JnlrdOff.RELEASE_MODE + 1, 0, true);
+    view.setUint32(JnlrdOff.MAX_JOURNALS, mem.groups.u32(group, 'batch_journals_max'), true);
+    view.setUint32(JnlrdOff.MAX_BYTES, Math.min(mem.config.journalBatchBytes, port.payloadMax), true);
+    view.setFloat64(JnlrdOff.RELEASE_NUMBER, releaseNumber, true);
+    view.setFloat64(JnlrdOff.FROM_NUMBER, numbered ? mem.groups.f64(group, 'received_number') + 1 : 0, true);
+    if (!port.sendStaging(Frame.JNLRD, 0, JNLRD_BYTES)) {
+      if (!port.isUp()) this.failed(t, group, 'link is down');
+      else mem.taskFloats[(t >> 1) + F_NEXT_SEND] = now + 0.1;
+      return Run.WAITING;
+    }
+    if (numbered) {
+      tasks[t + W_RETRY] = 0;
+      this.ctx.stats[Stat.READS_BY_NUMBER]!++;
+    }
+    mem.window.sent(group, slot, link, id, numbered, now);
+    return Run.PROGRESS;
+  }
+
+  /** S1710: a response arrived on `link`; true if it answers one of this adapter's commands. */
   onResponse(link: number, port: LinkPort): boolean {
     const { mem } = this.ctx;
     if (port.rxPayloadLength < RESPONSE_HEADER_BYTES) return false;
     const rx = rxView(port);
     const id = rx.getUint32(RespOff.REQUEST_ID, true);
+    const win = mem.window;
     for (let group = 1; group < mem.groups.count; group++) {
       const t = taskWord(this.ctx, this.taskOf(group));
-      if (mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.PHASE] !== ReadPhase.AWAIT) continue;
-      if (mem.groups.u32(group, 'link_number') !== link || mem.tasks[t + W_REQUEST_ID] !== id) continue;
-      this.handle(t, group, port, rx);
-      return true;
+      if (mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.KIND] !== TaskKind.JOURNAL_READ || mem.tasks[t + T.GROUP] !== group) continue;
+      const w = JournalRead.windowOf(mem, group);
+      for (let s = 0; s < w; s++) {
+        if (win.state(group, s) !== WindowState.AWAITING || win.link(group, s) !== link || win.requestId(group, s) !== id) continue;
+        this.handle(t, group, s, port, rx);
+        // Wake the task unless it is in the middle of storing another batch.
+        if (mem.tasks[t + T.PHASE] !== ReadPhase.STORE && mem.tasks[t + T.STATE] === TaskState.WAITING) ready(this.ctx, t, mem.tasks[t + T.PHASE]!);
+        return true;
+      }
     }
     return false;
   }
 
-  private handle(t: number, group: number, port: LinkPort, rx: DataView): void {
+  private handle(t: number, group: number, slot: number, port: LinkPort, rx: DataView): void {
     const { mem } = this.ctx;
+    const win = mem.window;
     const now = this.ctx.clock.nowMs();
     const kind = rx.getUint8(RespOff.KIND);
     mem.groups.setF64(group, 'primary_usage', rx.getFloat64(RespOff.PRIMARY_USAGE, true));
     mem.groups.setF64(group, 'last_contact_ms', now);
+    const numbered = win.numbered(group, slot);
+    win.release(group, slot);
     if (kind === ResponseKind.REFUSED) {
       const reason = rx.getUint32(RespOff.REFUSAL, true);
+      if (reason === RefusalReason.RELEASED) {
+        // The journals after the last one stored are gone from the primary: the copy cannot go on in order.
+        this.abnormal(t, group, `journal sequence gap: the primary released journals from ${mem.groups.f64(group, 'received_number') + 1} before they were stored`);
+        return;
+      }
       this.failed(t, group, `primary refused the journal read: ${REFUSAL_TEXT[reason] ?? reason}`);
       return;
     }
@@ -164,14 +288,14 @@ export class JournalRead {
         mem.groups.setState(group, state);
         this.ctx.trace(`group ${group}: ${GROUP_STATE_NAME[before]} -> ${GROUP_STATE_NAME[state] ?? state} (primary group reports it, S1735)`);
       }
-      ready(this.ctx, t, ReadPhase.STOPPED);
+      mem.tasks[t + W_STOP] = 1;
       return;
     }
     this.healthy(t, group);
     if ((rx.getUint8(RespOff.FLAGS) & RESPONSE_FLAG_COPY_COMPLETE) !== 0) this.copyEnded(group);
     if (kind === ResponseKind.NO_JOURNAL) {
       // S1720/S1725: nothing to read; ask again after the interval.
-      mem.tasks[t + W_RETRY] = 0;
+      if (JournalRead.windowOf(mem, group) === 1 || numbered) mem.tasks[t + W_RETRY] = 0;
       this.schedule(t, group, 0, 0);
       return;
     }
@@ -182,31 +306,49 @@ export class JournalRead {
     // S1740/S1745: the secondary's journal volume must be usable.
     const jv = mem.groups.journalVolume(group, 0);
     if (mem.volumes.state(jv) === VolumeState.ABNORMAL) {
-      mem.groups.setState(group, GroupState.ABNORMAL);
-      this.ctx.trace(`group ${group}: normal -> abnormal (journal volume ${jv} is abnormal, S1745)`);
-      ready(this.ctx, t, ReadPhase.STOPPED);
+      this.abnormal(t, group, `journal volume ${jv} is abnormal, S1745`);
       return;
     }
     const count = rx.getUint32(RespOff.COUNT, true);
-    // The batch must fit the group's staging buffer — never more than this secondary asked for.
+    // The batch must fit the slot's staging buffer — never more than this secondary asked for.
     const asked = Math.min(mem.config.journalBatchBytes, port.payloadMax);
-    const problem = port.rxPayloadLength > asked ? `response of ${port.rxPayloadLength} bytes exceeds the ${asked} bytes asked for` : this.validateBatch(rx, port, count);
+    const problem = port.rxPayloadLength > asked ? `response of ${port.rxPayloadLength} bytes exceeds the ${asked} bytes asked for`
+      : count === 0 ? 'a journals response with no journal' : this.validateBatch(rx, port, count);
     if (problem !== null) {
       this.ctx.stats[Stat.BAD_MESSAGES]!++;
       this.failed(t, group, `bad journal read response: ${problem}`);
       return;
     }
     // Keep the batch: the link's receive buffer is needed for the next frame.
-    const staging = mem.stagingOffset(group, 0);
     const length = port.rxPayloadLength;
-    mem.stagingBytes.set(port.rxStaging.subarray(0, length), staging);
-    mem.tasks[t + W_BATCH] = count;
-    mem.tasks[t + W_BATCH_BYTES] = length;
+    mem.stagingBytes.set(port.rxStaging.subarray(0, length), mem.stagingOffset(group, slot));
+    decodeUpdateInfo(rx, RESPONSE_HEADER_BYTES, this.ui);
+    win.arrived(group, slot, count, length, this.ui.updateNumber);
+    if (this.ui.updateNumber > mem.groups.f64(group, 'received_number') + 1) this.ctx.stats[Stat.READS_AHEAD]!++;
+    mem.groups.addF64(group, 'journals_sent', count);
+  }
+
+  /** S1735/S1745 and sequence gaps: the group becomes abnormal and reading ends. */
+  private abnormal(t: number, group: number, why: string): void {
+    const { mem } = this.ctx;
+    if (mem.groups.state(group) === GroupState.NORMAL) {
+      mem.groups.setState(group, GroupState.ABNORMAL);
+      this.ctx.trace(`group ${group}: normal -> abnormal (${why})`);
+    }
+    mem.tasks[t + W_STOP] = 1;
+  }
+
+  /** Starts storing the batch of window slot `slot`. */
+  private beginStore(task: number, t: number, group: number, slot: number): number {
+    const { mem } = this.ctx;
+    mem.tasks[t + W_SLOT] = slot;
+    mem.tasks[t + W_BATCH] = mem.window.count(group, slot);
+    mem.tasks[t + W_BATCH_BYTES] = mem.window.bytes(group, slot);
     mem.tasks[t + W_OFFSET] = RESPONSE_HEADER_BYTES;
     mem.tasks[t + T.COUNT] = 0;
     mem.tasks[t + W_STORE_STEP] = 0;
-    mem.groups.addF64(group, 'journals_sent', count);
-    ready(this.ctx, t, ReadPhase.STORE);
+    mem.tasks[t + T.PHASE] = ReadPhase.STORE;
+    return this.store(task, t, group);
   }
 
   /** Every journal of a response is checked before any is stored: structure, header, data checksum. */
@@ -232,7 +374,8 @@ export class JournalRead {
     const { mem } = this.ctx;
     const tasks = mem.tasks;
     const f = t >> 1;
-    const staging = mem.stagingOffset(group, 0);
+    const slot = tasks[t + W_SLOT]!;
+    const staging = mem.stagingOffset(group, slot);
     const jv = mem.groups.journalVolume(group, 0);
     const set = pointerSetOf(this.ctx, group, 0);
     loadGeometry(this.ctx, set, this.geometry);
@@ -248,8 +391,7 @@ export class JournalRead {
           continue;
         }
         if (this.ui.updateNumber !== received + 1) {
-          mem.groups.setState(group, GroupState.ABNORMAL);
-          this.ctx.trace(`group ${group}: normal -> abnormal (journal sequence gap: expected ${received + 1}, received ${this.ui.updateNumber})`);
+          this.abnormal(t, group, `journal sequence gap: expected ${received + 1}, received ${this.ui.updateNumber}`);
           ready(this.ctx, t, ReadPhase.STOPPED);
           return Run.PROGRESS;
         }
@@ -266,7 +408,7 @@ export class JournalRead {
           p.set(set, 'wd_newest', advanceWd(p.get(set, 'wd_newest'), dataBytes, this.geometry));
         }
         mem.locks.unlock(lock);
-        if (!fits) return this.storeFailed(t, group);
+        if (!fits) return this.storeFailed(t, group, slot);
         const v = mem.stagingView;
         v.setUint32(at + UPDATE_INFO.offsets.group_number, group, true);
         v.setUint32(at + UPDATE_INFO.offsets.data_volume, jv, true);
@@ -302,8 +444,10 @@ export class JournalRead {
       this.next(t, dataBytes);
     }
     // S1760: the batch is stored; time the next read.
-    tasks[t + W_RETRY] = 0;
+    mem.window.release(group, slot);
+    if (JournalRead.windowOf(mem, group) === 1) tasks[t + W_RETRY] = 0;
     this.schedule(t, group, tasks[t + W_BATCH]!, tasks[t + W_BATCH_BYTES]!);
+    ready(this.ctx, t, ReadPhase.WAIT);
     return Run.PROGRESS;
   }
 
@@ -317,19 +461,24 @@ export class JournalRead {
   }
 
   /** S1755: the journal volume is full. */
-  private storeFailed(t: number, group: number): number {
+  private storeFailed(t: number, group: number, slot: number): number {
     const { mem } = this.ctx;
     const interval = Math.max(1, mem.groups.u32(group, 'read_interval_ms'));
+    const now = this.ctx.clock.nowMs();
     if (mem.groups.u8(group, 'store_policy') === StorePolicy.HOLD) {
       // Keep the batch and store it again later; restore frees space meanwhile.
       mem.tasks[t + T.PHASE] = ReadPhase.STORE;
       sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + interval);
       return Run.WAITING;
     }
-    // Discard what is not stored and ask the primary to send it again (retry flag).
+    // Discard what is not stored and ask the primary to send it again (retry flag; with several
+    // commands in flight, a command from the first journal not stored).
+    mem.window.release(group, slot);
     mem.tasks[t + W_RETRY] = 1;
+    mem.tasks[t + W_PACE] = 0;
+    mem.taskFloats[(t >> 1) + F_NEXT_SEND] = now + interval;
     mem.tasks[t + T.PHASE] = ReadPhase.WAIT;
-    sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + interval);
+    sleepUntil(this.ctx, t, now + interval);
     return Run.WAITING;
   }
 
@@ -353,9 +502,8 @@ export class JournalRead {
       // Claim 6: a fuller primary journal is read sooner.
       case ReadPolicy.PRIMARY_USAGE: interval = base * (1 - Math.min(1, mem.groups.f64(group, 'primary_usage'))); break;
     }
-    mem.tasks[t + T.PHASE] = ReadPhase.WAIT;
-    if (interval <= 0) ready(this.ctx, t, ReadPhase.SEND);
-    else sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + interval);
+    mem.tasks[t + W_PACE] = interval <= 0 ? 1 : 0;
+    mem.taskFloats[(t >> 1) + F_NEXT_SEND] = this.ctx.clock.nowMs() + Math.max(0, interval);
   }
 
   private ownUsage(group: number): number {
@@ -374,7 +522,7 @@ export class JournalRead {
     return busy / mem.config.hostQueueDepth;
   }
 
-  /** A read that failed: ask again with the retry flag after a growing back-off. */
+  /** A read that failed: ask again (retry flag, or from the first journal not stored) after a growing back-off. */
   private failed(t: number, group: number, why: string): void {
     const { mem } = this.ctx;
     const now = this.ctx.clock.nowMs();
@@ -385,10 +533,10 @@ export class JournalRead {
       this.ctx.trace(`group ${group}: journal reads failing (${why})`);
     }
     mem.tasks[t + W_RETRY] = 1;
+    mem.tasks[t + W_PACE] = 0;
     const base = Math.max(1, mem.groups.u32(group, 'read_interval_ms'));
     const backoff = Math.min(BACKOFF_MAX_MS, base * 2 ** Math.min(failures, 16));
-    mem.tasks[t + T.PHASE] = ReadPhase.WAIT;
-    sleepUntil(this.ctx, t, now + backoff);
+    mem.taskFloats[(t >> 1) + F_NEXT_SEND] = now + backoff;
   }
 
   private healthy(t: number, group: number): void {

@@ -21,8 +21,9 @@
 //  tasks         processors x tasksPerProcessor x 128 B  task records (host commands, then remote-copy services)
 //  scratch       processors x tasksPerProcessor x 512 B  one block per task (update information being built)
 //  bitmaps       (volumesMax+1) x 4 KiB                update bitmaps (differential bitmaps of suspended pairs)
-//  staging       (groupsMax+1) x 2 x journalBatchBytes    per group: journal batch received, journal being restored
+//  staging       (groupsMax+1) x (readWindowMax+1) x journalBatchBytes  per group: journal batches received, journal being restored
 //  batches       pointer sets x 288 B                  per pointer set: the batches sent and not yet released (firmware/sent-batches.ts)
+//  windows       (groupsMax+1) x readWindowMax x 48 B  per group: journal reads in flight and batches waiting to be stored (firmware/read-window.ts)
 
 import { Doorbells } from '../hal/doorbell.ts';
 import { LockTable } from '../hal/lock.ts';
@@ -38,12 +39,13 @@ import { STAT_BLOCK_BYTES } from './structs/statistics.ts';
 import { GROUP_SERVICE_TASKS, TASK_RECORD, TASK_WORDS } from './structs/task.ts';
 import { BITMAP_BYTES } from './bitmap.ts';
 import { SENT_BATCHES_BYTES } from './sent-batches.ts';
+import { READ_WINDOW_ENTRY_BYTES, ReadWindow } from './read-window.ts';
 import { LINKS_MAX } from './config.ts';
 import { VOLUME_INFO, VolumeTable } from './structs/volume-info.ts';
 
 export const RegionId = {
   SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
-  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17,
+  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17, WINDOWS: 18,
 } as const;
 
 /** Bytes of one task's scratch block. */
@@ -137,8 +139,9 @@ export function regionSpecs(config: SystemConfig): RegionSpec[] {
     table(RegionId.TASKS, 'tasks', TASK_RECORD.size, g.processors * g.tasksPerProcessor),
     table(RegionId.SCRATCH, 'scratch', TASK_SCRATCH_BYTES, g.processors * g.tasksPerProcessor),
     table(RegionId.BITMAPS, 'bitmaps', BITMAP_BYTES, config.volumesMax + 1),
-    table(RegionId.STAGING, 'staging', g.stagingBytes * 2, config.groupsMax + 1),
+    table(RegionId.STAGING, 'staging', g.stagingBytes * (config.readWindowMax + 1), config.groupsMax + 1),
     table(RegionId.BATCHES, 'batches', SENT_BATCHES_BYTES, (config.groupsMax + 1) * config.readersMax),
+    table(RegionId.WINDOWS, 'windows', READ_WINDOW_ENTRY_BYTES * config.readWindowMax, config.groupsMax + 1),
   ];
 }
 
@@ -172,6 +175,8 @@ export class ControlMemory {
   readonly staging: Int32Array;
   /** Per pointer set: the batches sent and not yet released. */
   readonly batches: DataView;
+  /** Per secondary group: journal reads in flight and batches waiting to be stored. */
+  readonly window: ReadWindow;
   readonly stagingBytes: Uint8Array;
   readonly stagingView: DataView;
   /** Cache memory 130: slot data. */
@@ -220,6 +225,7 @@ export class ControlMemory {
     this.scratchView = new DataView(controlBuffer, scratch.byteOffset, scratch.byteCount);
     this.bitmaps = new Int32Array(controlBuffer, r(RegionId.BITMAPS).byteOffset, r(RegionId.BITMAPS).byteCount / 4);
     this.batches = new DataView(controlBuffer, r(RegionId.BATCHES).byteOffset, r(RegionId.BATCHES).byteCount);
+    this.window = new ReadWindow(new DataView(controlBuffer, r(RegionId.WINDOWS).byteOffset, r(RegionId.WINDOWS).byteCount), config.readWindowMax);
     const staging = r(RegionId.STAGING);
     this.staging = new Int32Array(controlBuffer, staging.byteOffset, staging.byteCount / 4);
     this.stagingBytes = new Uint8Array(controlBuffer, staging.byteOffset, staging.byteCount);
@@ -243,9 +249,15 @@ export class ControlMemory {
 
   }
 
-  /** Byte offset (within the staging region) of a group's staging buffer: 0 = batch, 1 = restore. */
-  stagingOffset(group: number, which: 0 | 1): number {
-    return (group * 2 + which) * this.geometry.stagingBytes;
+  /** Byte offset (within the staging region) of the batch buffer of a group's read window slot. */
+  stagingOffset(group: number, slot: number): number {
+    assert(slot >= 0 && slot < this.config.readWindowMax, `staging slot ${slot} out of range`);
+    return (group * (this.config.readWindowMax + 1) + slot) * this.geometry.stagingBytes;
+  }
+
+  /** Byte offset (within the staging region) of a group's restore buffer (after its batch buffers). */
+  restoreStagingOffset(group: number): number {
+    return (group * (this.config.readWindowMax + 1) + this.config.readWindowMax) * this.geometry.stagingBytes;
   }
 
   /** Task index (on the processor that runs it) of one of a group's remote-copy services. */

@@ -13,6 +13,8 @@
 //   16    4 max_journals       batching by count ([0105]); 0 = as many as fit
 //   20    4 max_bytes          batching by payload bytes
 //   24    8 release_number     float64: UP_TO mode releases every batch numbered at most this
+//   32    8 from_number        float64: 0 = the next unsent journals; n = resend from update number n
+//                              (several reads in flight: the secondary asks again for what it lacks)
 //
 // JNLRD_RESPONSE — journal read response (primary -> secondary)
 //  off size field
@@ -60,8 +62,8 @@ export const CONFIG_RESPONSE_HEADER_BYTES = 16;
 export const CONFIG_REASON_MAX = 480;
 export const CfgRespOff = { REQUEST_ID: 0, STATUS: 4, REASON_LENGTH: 6, VALUE: 8, REASON: 16 } as const;
 
-export const JNLRD_BYTES = 32;
-export const JnlrdOff = { GROUP: 0, REQUESTER: 4, REQUEST_ID: 8, RETRY: 12, RELEASE_MODE: 13, MAX_JOURNALS: 16, MAX_BYTES: 20, RELEASE_NUMBER: 24 } as const;
+export const JNLRD_BYTES = 40;
+export const JnlrdOff = { GROUP: 0, REQUESTER: 4, REQUEST_ID: 8, RETRY: 12, RELEASE_MODE: 13, MAX_JOURNALS: 16, MAX_BYTES: 20, RELEASE_NUMBER: 24, FROM_NUMBER: 32 } as const;
 /** S1590 and its variants ([0107]): the previous batch at the next command, everything right after sending, or up to a named update number. */
 export const ReleaseMode = { NEXT_COMMAND: 0, AFTER_SEND: 1, UP_TO: 2 } as const;
 
@@ -69,8 +71,8 @@ export const RESPONSE_HEADER_BYTES = 32;
 export const RespOff = { REQUEST_ID: 0, KIND: 4, GROUP_STATE: 5, FLAGS: 6, COUNT: 8, REFUSAL: 12, PRIMARY_USAGE: 16, NEXT_NUMBER: 24 } as const;
 export const ResponseKind = { JOURNALS: 1, NO_JOURNAL: 2, GROUP_STATE: 3, REFUSED: 4 } as const;
 export const RESPONSE_FLAG_COPY_COMPLETE = 1;
-export const RefusalReason = { NONE: 0, MALFORMED: 1, NOT_A_READER: 2, UNKNOWN_GROUP: 3, CORRUPT_JOURNAL: 4 } as const;
-export const REFUSAL_TEXT = ['none', 'malformed journal read command', 'requester is not a reader of this group', 'group is not a primary group here', 'journal data failed its checksum on the primary'] as const;
+export const RefusalReason = { NONE: 0, MALFORMED: 1, NOT_A_READER: 2, UNKNOWN_GROUP: 3, CORRUPT_JOURNAL: 4, RELEASED: 5 } as const;
+export const REFUSAL_TEXT = ['none', 'malformed journal read command', 'requester is not a reader of this group', 'group is not a primary group here', 'journal data failed its checksum on the primary', 'the journals asked for are already released'] as const;
 
 /** Bytes of one update information inside a response. */
 export const WIRE_UPDATE_INFO_BYTES = 64;

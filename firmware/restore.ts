@@ -127,7 +127,7 @@ export class Restore {
       mem.tasks[t + T.COUNT] = this.ui.dataChecksum;
       mem.tasks[t + T.PHASE] = RestorePhase.DATA;
     }
-    const buffer = mem.stagingOffset(group, 1);
+    const buffer = mem.restoreStagingOffset(group);
     const bytes = mem.tasks[t + W_BYTES]!;
     if (mem.tasks[t + T.PHASE] === RestorePhase.DATA) {
       loadGeometry(this.ctx, set, this.geometry);

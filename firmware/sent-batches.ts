@@ -12,7 +12,8 @@
 //  off size field
 //    0    4 head            index of the oldest entry
 //    4    4 length          entries in use
-//    8    8 reserved
+//    8    4 builder         link + 1 of the reception building the next batch for this set, 0 = none
+//   12    4 reserved
 //   16  16*n entries        first_number f64, count u32, wd_bytes u32
 //  272    8 stall_number    float64: the update number whose update information was found incomplete
 //  280    8 stall_since_ms  float64: since when (journal read reception's damage detection)
@@ -38,6 +39,26 @@ export class SentBatches {
   clear(set: number): void {
     this.view.setUint32(this.base(set), 0, true);
     this.view.setUint32(this.base(set) + 4, 0, true);
+    this.view.setUint32(this.base(set) + 8, 0, true);
+  }
+
+  /**
+   * Claims the right to build the next unsent batch for `link` (several journal reads of one
+   * reader may be in flight over several links; only one at a time may take the unsent journals).
+   * True if `link` holds it now.
+   */
+  claim(set: number, link: number): boolean {
+    const at = this.base(set) + 8;
+    const holder = this.view.getUint32(at, true);
+    if (holder !== 0 && holder !== link + 1) return false;
+    this.view.setUint32(at, link + 1, true);
+    return true;
+  }
+
+  /** Gives the claim up if `link` holds it. */
+  unclaim(set: number, link: number): void {
+    const at = this.base(set) + 8;
+    if (this.view.getUint32(at, true) === link + 1) this.view.setUint32(at, 0, true);
   }
 
   /** Appends a batch; false when SENT_BATCHES_MAX batches are already unreleased. */

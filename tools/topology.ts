@@ -105,6 +105,11 @@ export class Topology {
     return s;
   }
 
+  /** The control handles of every link between two systems, in the order they were given. */
+  linksBetween(systemA: number, systemB: number): LinkEndpoint[] {
+    return this.links.filter((x) => (x.spec.a.system === systemA && x.spec.b.system === systemB) || (x.spec.a.system === systemB && x.spec.b.system === systemA)).map((x) => x.control);
+  }
+
   /** The control handle of the link between two systems (cut, restore, setDelay). */
   link(systemA: number, systemB: number): LinkEndpoint {
     const l = this.links.find((x) => (x.spec.a.system === systemA && x.spec.b.system === systemB) || (x.spec.a.system === systemB && x.spec.b.system === systemA));

@@ -32,7 +32,9 @@
 //  112    8 primary_usage          float64, model: on a secondary, the primary's journal usage 0..1 from the last response
 //  120    8 failing_since_ms       float64, model: on a secondary, when journal reads started failing, 0 = healthy
 //  128    1 release_mode         model: on a secondary, which batches its journal reads release (ReleaseMode, [0107])
-//  129   63 reserved
+//  129    1 read_window          model: on a secondary, journal read commands in flight at most (1 = the seed's protocol)
+//  130    6 read_links           model: u16[3], further links of journal reads (0 = none), same primary system and adapter
+//  136   56 reserved
 //  192   64 pair_set               u16[32]: pair numbers of the group's pairs
 //
 // update_number is written only under the group's lock (the journal hot path); it is a float64
@@ -58,6 +60,8 @@ export const SUSPEND_REASON_NAME = ['none', 'journal full', 'link failure', 'ope
 export const GroupFlag = { COPY_STARTED: 1, TAKEN_OVER: 2, RESYNC_PENDING: 4, READ_STOPPED: 8, RESTORE_PAUSED: 16 } as const;
 
 export const GROUP_PAIRS_MAX = 32;
+/** Links one secondary group may read over (link_number and read_links). */
+export const READ_LINKS_MAX = 4;
 
 export const GROUP_INFO = defineStruct('group-info-600', 256, [
   { name: 'number', offset: 0, size: 4, type: 'u32', meaning: 'group number' },
@@ -89,11 +93,13 @@ export const GROUP_INFO = defineStruct('group-info-600', 256, [
   { name: 'primary_usage', offset: 112, size: 8, type: 'f64', meaning: 'primary journal usage 0..1' },
   { name: 'failing_since_ms', offset: 120, size: 8, type: 'f64', meaning: 'journal reads failing since' },
   { name: 'release_mode', offset: 128, size: 1, type: 'u8', meaning: 'release mode of journal reads' },
+  { name: 'read_window', offset: 129, size: 1, type: 'u8', meaning: 'journal reads in flight at most' },
+  { name: 'read_links', offset: 130, size: 6, type: 'u16[]', meaning: 'further links of journal reads' },
   { name: 'pair_set', offset: 192, size: 64, type: 'u16[]', meaning: 'pair numbers in the group' },
 ]);
 
 const O = GROUP_INFO.offsets;
-type U8Field = 'read_policy' | 'store_policy' | 'suspend_reason' | 'flags' | 'state' | 'role' | 'release_mode';
+type U8Field = 'read_policy' | 'store_policy' | 'suspend_reason' | 'flags' | 'state' | 'role' | 'release_mode' | 'read_window';
 type U32Field = 'link_number' | 'read_interval_ms' | 'batch_journals_max' | 'link_timeout_ms' | 'initial_copy_blocks';
 type F64Field = 'update_number' | 'restored_number' | 'restored_time_ms' | 'journals_created' | 'journals_sent' | 'journals_restored' |
   'last_contact_ms' | 'received_number' | 'primary_usage' | 'failing_since_ms';
@@ -166,6 +172,14 @@ export class GroupTable extends RecordTable {
       return true;
     }
     return false;
+  }
+  /** Link `i` of a secondary group's journal reads: 0 is link_number, 1..READ_LINKS_MAX-1 the further ones (0 = none). */
+  readLink(g: number, i: number): number {
+    return i === 0 ? this.view.getUint32(this.at(g) + O.link_number, true) : this.view.getUint16(this.at(g) + O.read_links + (i - 1) * 2, true);
+  }
+  setReadLink(g: number, i: number, link: number): void {
+    assert(i >= 1 && i < READ_LINKS_MAX, `group ${g}: read link index ${i} out of range`);
+    this.view.setUint16(this.at(g) + O.read_links + (i - 1) * 2, link, true);
   }
   /** Group creation (S900): 未使用 → 正常 with the update number at its initial value 1. */
   create(g: number, role: number): void {

@@ -31,6 +31,10 @@ export const Stat = {
   MAILBOX_FULL: 21,
   HOST_LATENCY_MS_SUM: 22,
   BAD_MESSAGES: 23,
+  /** Journal read responses that arrived ahead of a batch still missing, and waited in the read window. */
+  READS_AHEAD: 24,
+  /** Journal read commands that asked again from a named update number (a response was lost). */
+  READS_BY_NUMBER: 25,
 } as const;
 export type StatIndex = (typeof Stat)[keyof typeof Stat];
 export const STAT_NAMES: readonly string[] = Object.entries(Stat)

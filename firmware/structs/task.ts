@@ -37,7 +37,7 @@
 //  104    4 aux1           process-specific
 //  108    4 aux2           process-specific
 //  112    8 received_ms    float64: when the command was received (S1200), the journal's time field
-//  120    8 reserved
+//  120    8 aux_f64        float64: process-specific
 
 import { defineStruct } from './struct.ts';
 
@@ -77,6 +77,7 @@ export const TASK_RECORD = defineStruct('task', 128, [
   { name: 'aux1', offset: 104, size: 4, type: 'i32', meaning: 'process-specific' },
   { name: 'aux2', offset: 108, size: 4, type: 'i32', meaning: 'process-specific' },
   { name: 'received_ms', offset: 112, size: 8, type: 'f64', meaning: 'command receive time' },
+  { name: 'aux_f64', offset: 120, size: 8, type: 'f64', meaning: 'process-specific' },
 ]);
 
 export const TASK_WORDS = TASK_RECORD.size >> 2;
@@ -86,5 +87,5 @@ export const TaskWord = {
   KIND: 11, PHASE: 12, GROUP: 13, PAIR: 14, AUX_CURSOR: 15, COUNT: 24, AUX0: 25, AUX1: 26, AUX2: 27,
 } as const;
 /** Float64 indexes inside a task record (float64 index = word index / 2). */
-export const TaskF64 = { WAKE_MS: 8, UPDATE_NUMBER: 9, UI_POSITION: 10, WD_POSITION: 11, RECEIVED_MS: 14 } as const;
+export const TaskF64 = { WAKE_MS: 8, UPDATE_NUMBER: 9, UI_POSITION: 10, WD_POSITION: 11, RECEIVED_MS: 14, AUX_F64: 15 } as const;
 export const TASK_F64S = TASK_RECORD.size >> 3;

@@ -430,8 +430,8 @@ describe('journal read reception: S1570–S1590 — the normal path', () => {
 
 describe('journal read reception: bad commands', () => {
   const cases: Array<[string, (p: Primary) => Uint8Array, number, number]> = [
-    ['a 31-byte payload', () => encodeJnlrd({ requestId: 555 }).slice(0, 31), RefusalReason.MALFORMED, 555],
-    ['a 33-byte payload', () => { const b = new Uint8Array(33); b.set(encodeJnlrd({ requestId: 556 })); return b; }, RefusalReason.MALFORMED, 556],
+    ['a 39-byte payload', () => encodeJnlrd({ requestId: 555 }).slice(0, 39), RefusalReason.MALFORMED, 555],
+    ['a 41-byte payload', () => { const b = new Uint8Array(41); b.set(encodeJnlrd({ requestId: 556 })); return b; }, RefusalReason.MALFORMED, 556],
     ['an 8-byte payload', () => encodeJnlrd({ requestId: 557 }).slice(0, 8), RefusalReason.MALFORMED, 0],
     ['retry flag 7', () => encodeJnlrd({ requestId: 558, retry: 7 }), RefusalReason.MALFORMED, 558],
     ['retry flag 2', () => encodeJnlrd({ requestId: 559, retry: 2 }), RefusalReason.MALFORMED, 559],

@@ -159,11 +159,11 @@ describe('journal read 240: S1700 — the command', () => {
     const frame = takeFrame(s.peer);
     expect(frame).not.toBeNull();
     expect(frame!.type).toBe(Frame.JNLRD);
-    expect(frame!.payload.byteLength).toBe(32);
+    expect(frame!.payload.byteLength).toBe(40);
     const c = decodeJnlrd(frame!.payload);
     expect(c).toEqual({
-      length: 32, group: A, requester: 1, requestId: c.requestId, retry: 0, maxJournals: 8,
-      maxBytes: Math.min(BATCH_BYTES, s.peer.payloadMax), reserved: new Array(11).fill(0),
+      length: 40, group: A, requester: 1, requestId: c.requestId, retry: 0, maxJournals: 8,
+      maxBytes: Math.min(BATCH_BYTES, s.peer.payloadMax), releaseMode: 0, releaseNumber: 0, fromNumber: 0, reserved: [0, 0],
     });
     // One command at a time: nothing more until it is answered.
     for (let i = 0; i < 20; i++) stepAll(s.h);
@@ -351,7 +351,7 @@ describe('journal store 1800: S1810–S1850', () => {
     const s = secondary({ batchJournalsMax: 64, readIntervalMs: 10 });
     const c = command(s);
     expect(c.maxBytes).toBe(BATCH_BYTES);
-    const restoreBuffer = s.h.mem.stagingOffset(B, 1);
+    const restoreBuffer = s.h.mem.restoreStagingOffset(B);
     const bad = badMessages(s.h);
     const journals = Array.from({ length: 17 }, (_, i) => jn(i + 1, { blocks: 8 }));
     const payload = encodeResponse({ requestId: c.requestId, journals });

@@ -151,7 +151,9 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['primary_usage', 112, 8, 'f64'],
       ['failing_since_ms', 120, 8, 'f64'],
       ['release_mode', 128, 1, 'u8'],
-      // 129..191 reserved
+      ['read_window', 129, 1, 'u8'],
+      ['read_links', 130, 6, 'u16[]'],
+      // 136..191 reserved
       ['pair_set', 192, 64, 'u16[]'],
     ],
   },
@@ -237,7 +239,7 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['aux1', 104, 4, 'i32'],
       ['aux2', 108, 4, 'i32'],
       ['received_ms', 112, 8, 'f64'],
-      // 120..127 reserved
+      ['aux_f64', 120, 8, 'f64'],
     ],
   },
 ];
@@ -291,7 +293,7 @@ describe('struct layouts equal their documented tables', () => {
     }
     // Float64 indexes (= byte offset / 8) of the task record's float64 fields.
     expect(TASK_F64S).toBe(16);
-    expect({ ...TaskF64 }).toEqual({ WAKE_MS: 8, UPDATE_NUMBER: 9, UI_POSITION: 10, WD_POSITION: 11, RECEIVED_MS: 14 });
+    expect({ ...TaskF64 }).toEqual({ WAKE_MS: 8, UPDATE_NUMBER: 9, UI_POSITION: 10, WD_POSITION: 11, RECEIVED_MS: 14, AUX_F64: 15 });
     for (const [name, index] of Object.entries(TaskF64)) {
       const field = name.toLowerCase();
       expect(TASK_RECORD.offsets[field as keyof typeof TASK_RECORD.offsets], name).toBe(index * 8);
@@ -661,7 +663,7 @@ describe('GroupTable accessors', () => {
   const U8S: ReadonlyArray<readonly [U8Field, number, number]> = [
     ['state', 4, GroupState.ABNORMAL], ['role', 5, GroupRole.SECONDARY], ['read_policy', 44, ReadPolicy.TRAFFIC],
     ['store_policy', 45, StorePolicy.HOLD], ['suspend_reason', 46, SuspendReason.JOURNAL_VOLUME], ['flags', 47, 0xff],
-    ['release_mode', 128, ReleaseMode.UP_TO],
+    ['release_mode', 128, ReleaseMode.UP_TO], ['read_window', 129, 8],
   ];
   const U32S: ReadonlyArray<readonly [U32Field, number, number]> = [
     ['link_number', 40, 8], ['read_interval_ms', 48, 0xffff_fffe], ['batch_journals_max', 52, 0x8000_0001],
@@ -724,11 +726,23 @@ describe('GroupTable accessors', () => {
       batch_journals_max: 0x8000_0001, link_timeout_ms: 0x1234_5678, initial_copy_blocks: 0xffff_ffff, restored_time_ms: 1767225600000.25,
       journals_created: 2 ** 33 + 3, journals_sent: 2 ** 33 + 5, journals_restored: 2 ** 33 + 7, last_contact_ms: 1767225600123.5,
       received_number: 2 ** 40 + 9, primary_usage: 0.25, failing_since_ms: 1767225601000.75, release_mode: ReleaseMode.UP_TO,
+      read_window: 8,
     });
-    // release_mode is one byte at 128; reserved 129..191 and the (empty) pair set untouched;
-    // neighbours and guards untouched.
+    // release_mode is one byte at 128, read_window at 129; read_links, reserved 136..191 and the
+    // (empty) pair set untouched; neighbours and guards untouched.
     expect(raw.getUint8(b + 128)).toBe(ReleaseMode.UP_TO);
-    expect(new Uint8Array(buffer, b + 129, 127).every((x) => x === 0)).toBe(true);
+    expect(raw.getUint8(b + 129)).toBe(8);
+    expect(new Uint8Array(buffer, b + 130, 126).every((x) => x === 0)).toBe(true);
+
+    // read links: link_number is link 0; the further ones are u16 at 130, 132, 134.
+    t.setReadLink(g, 1, 5);
+    t.setReadLink(g, 3, 0xfffe);
+    expect([0, 1, 2, 3].map((i) => t.readLink(g, i))).toEqual([3, 5, 0, 0xfffe]);
+    expect([raw.getUint16(b + 130, true), raw.getUint16(b + 132, true), raw.getUint16(b + 134, true)]).toEqual([5, 0, 0xfffe]);
+    expect(() => t.setReadLink(g, 0, 1)).toThrow(/read link index 0/);
+    expect(() => t.setReadLink(g, 4, 1)).toThrow(/read link index 4/);
+    t.setReadLink(g, 1, 0);
+    t.setReadLink(g, 3, 0);
     expect(recordsClean(buffer, 256, [0, 1, 3])).toBe(true);
     expect(guardsClean(buffer, 256 * count)).toBe(true);
 
@@ -1247,7 +1261,7 @@ describe('geometry and lock map', () => {
     expect(mem.taskWord(2, 5)).toBe((2 * tpp + 5) * 32);
     expect(mem.scratchOffset(1, 3)).toBe((1 * tpp + 3) * 512);
     expect(mem.stagingOffset(0, 0)).toBe(0);
-    expect(mem.stagingOffset(3, 1)).toBe((3 * 2 + 1) * 1024 * 1024);
+    expect(mem.restoreStagingOffset(3)).toBe((3 * 2 + 1) * 1024 * 1024);
     // The views cover exactly their regions.
     expect(mem.tasks.length).toBe(3 * tpp * 32);
     expect(mem.taskFloats.length).toBe(3 * tpp * 16);

@@ -478,7 +478,7 @@ describe('maintenance: readControlBlock', () => {
       update_number: 0, partner_system: 0, partner_group: 0, restored_number: 0,
       link_number: 0, read_policy: 0, store_policy: 0, suspend_reason: 0, flags: 0, read_interval_ms: 0, batch_journals_max: 0,
       link_timeout_ms: 0, initial_copy_blocks: 0, restored_time_ms: 0, journals_created: 0, journals_sent: 0, journals_restored: 0,
-      last_contact_ms: 0, received_number: 0, primary_usage: 0, failing_since_ms: 0, release_mode: 0,
+      last_contact_ms: 0, received_number: 0, primary_usage: 0, failing_since_ms: 0, release_mode: 0, read_window: 0, read_links: [0, 0, 0],
       pair_set: new Array(32).fill(0),
     });
     expectRejected(h.maintenance.readControlBlock('group', 17), 'group record 17 is outside 0..16');
@@ -521,7 +521,7 @@ describe('maintenance: readControlBlock', () => {
     expect(h.maintenance.readControlBlock('task', taskIndex(h, 1, 0)).data).toEqual({
       state: 2, wait: 3, port_slot: slot, opcode: HostOp.READ, volume: 2, lba: 16, byte_length: 1024, cursor_bytes: 0, cache_slot: 0, attempts: 0, generation: 1,
       kind: TaskKind.HOST, phase: 0, group: 0, pair: 0, aux_cursor: 0, wake_ms: 0, update_number: 0, ui_position: 0, wd_position: 0,
-      count: 0, aux0: 0, aux1: 0, aux2: 0, received_ms: h.clock.nowMs(), wait_name: 'stage',
+      count: 0, aux0: 0, aux1: 0, aux2: 0, received_ms: h.clock.nowMs(), aux_f64: 0, wait_name: 'stage',
     });
     expect(h.maintenance.readControlBlock('task', 64).data?.port_slot).toBe(slot); // the same record, by number
     expect(h.maintenance.readControlBlock('task', 0).data?.wait_name).toBe('none');

@@ -25,9 +25,12 @@ export interface JnlrdFields {
   retry: number;
   maxJournals: number;
   maxBytes: number;
+  releaseMode: number;
+  releaseNumber: number;
+  fromNumber: number;
 }
 
-/** The 32-byte JNLRD payload (reserved bytes zero). */
+/** The 40-byte JNLRD payload (reserved bytes zero). */
 export function encodeJnlrd(f: Partial<JnlrdFields> = {}): Uint8Array {
   const out = new Uint8Array(JNLRD_BYTES);
   const v = new DataView(out.buffer);
@@ -37,12 +40,15 @@ export function encodeJnlrd(f: Partial<JnlrdFields> = {}): Uint8Array {
   v.setUint8(JnlrdOff.RETRY, f.retry ?? 0);
   v.setUint32(JnlrdOff.MAX_JOURNALS, f.maxJournals ?? 0, true);
   v.setUint32(JnlrdOff.MAX_BYTES, f.maxBytes ?? 0, true);
+  v.setUint8(JnlrdOff.RELEASE_MODE, f.releaseMode ?? 0);
+  v.setFloat64(JnlrdOff.RELEASE_NUMBER, f.releaseNumber ?? 0, true);
+  v.setFloat64(JnlrdOff.FROM_NUMBER, f.fromNumber ?? 0, true);
   return out;
 }
 
 export interface DecodedJnlrd extends JnlrdFields {
   length: number;
-  /** Bytes 13..15 and 24..31, which must be zero. */
+  /** Bytes 14..15, which must be zero. */
   reserved: number[];
 }
 
@@ -56,7 +62,10 @@ export function decodeJnlrd(p: Uint8Array): DecodedJnlrd {
     retry: v.getUint8(JnlrdOff.RETRY),
     maxJournals: v.getUint32(JnlrdOff.MAX_JOURNALS, true),
     maxBytes: v.getUint32(JnlrdOff.MAX_BYTES, true),
-    reserved: [...p.subarray(13, 16), ...p.subarray(24, 32)],
+    releaseMode: v.getUint8(JnlrdOff.RELEASE_MODE),
+    releaseNumber: v.getFloat64(JnlrdOff.RELEASE_NUMBER, true),
+    fromNumber: v.getFloat64(JnlrdOff.FROM_NUMBER, true),
+    reserved: [...p.subarray(14, 16)],
   };
 }
 

@@ -62,6 +62,8 @@ export interface SiteOptions {
   /** Boot every drive behind a fault-injecting drive. */
   faults?: boolean;
   trace?: string[];
+  /** Links between the primary and each secondary (default 1): on the primary spread over its adapters, on a secondary all on adapter 0. */
+  linksPerSecondary?: number;
 }
 
 export interface Sites {
@@ -75,8 +77,18 @@ export interface Sites {
 export async function bootSites(o: SiteOptions): Promise<Sites> {
   const n = o.secondaries ?? 1;
   const secondaryNumbers = Array.from({ length: n }, (_, i) => i + 2);
+  const m = o.linksPerSecondary ?? 1;
   const configs = [siteConfig(1, secondaryNumbers, o.overrides), ...secondaryNumbers.map((s) => siteConfig(s, [1], o.overrides))];
   const links: LinkSpec[] = secondaryNumbers.map((s, i) => ({ a: { system: 1, link: i + 1 }, b: { system: s, link: 1 }, ringBytes: 1024 * 1024 }));
+  if (m > 1) {
+    // Primary links 1..n*m (secondary i: i*m+1..i*m+m, alternating adapters); secondary links 1..m on adapter 0.
+    configs[0]!.links = secondaryNumbers.flatMap((s, i) => Array.from({ length: m }, (_, j) => ({ number: i * m + j + 1, peerSystem: s, adapter: j % 2 })));
+    for (let i = 0; i < n; i++) configs[i + 1]!.links = Array.from({ length: m }, (_, j) => ({ number: j + 1, peerSystem: 1, adapter: 0 }));
+    links.length = 0;
+    secondaryNumbers.forEach((s, i) => {
+      for (let j = 0; j < m; j++) links.push({ a: { system: 1, link: i * m + j + 1 }, b: { system: s, link: j + 1 }, ringBytes: 1024 * 1024 });
+    });
+  }
   const topo = await Topology.boot(configs, links, { runtime: o.runtime, seed: o.seed ?? 1, transport: o.transport ?? 'memory', faults: o.faults ?? false, ...(o.trace ? { trace: (l: string) => o.trace!.push(l) } : {}) });
   const primary = topo.system(1);
   const secondaries = secondaryNumbers.map((s) => topo.system(s));
