@@ -23,6 +23,20 @@ async function windowSites(runtime: 'deterministic' | 'threaded', seed: number, 
   return current;
 }
 
+describe('threaded runtime over TCP, read window over two links', () => {
+  it('two TCP links, three commands in flight: the secondary converges exactly', async () => {
+    current = await bootSites({
+      runtime: 'threaded', transport: 'tcp', seed: 75, linksPerSecondary: 2, overrides: { readWindowMax: 3 },
+      secondaryGroup: { moreLinks: [2], readWindow: 3, readPolicy: 'RECEIVED', batchJournalsMax: 4, readIntervalMs: 2 },
+    });
+    const s = current;
+    await converge(s, s.secondaries[0]!, 'initial copy');
+    for (let i = 0; i < 60; i++) await s.history.writeRandom(8);
+    await converge(s, s.secondaries[0]!);
+    expect(s.secondaries[0]!.copy.groupStatus(1).data!.readLinks).toEqual([1, 2]);
+  });
+});
+
 describe.each(['deterministic', 'threaded'] as const)('%s runtime, read window over two links', (runtime) => {
   it('with one link slower, responses overtake each other; the secondary is always a prefix and converges exactly', async () => {
     const s = await windowSites(runtime, 71);
