@@ -191,6 +191,14 @@ export class JournalReadReception {
         tasks[t + W_LIMIT] = p.get(set, 'read_number') - from;
         mem.taskFloats[f + F.UI_POSITION] = advanceUi(p.get(set, 'ui_oldest'), from - p.get(set, 'oldest_number'), this.geometry);
         mem.taskFloats[f + F.UPDATE_NUMBER] = from;
+      } else if ((tasks[t + W_RETRY]! & 0xff) === 0 && from === 0 && tasks[t + W_REQUEST_ID] !== 0 && (tasks[t + W_REQUEST_ID]! >>> 0) === this.sent.lastRequest(set)) {
+        // The same command again (a link that duplicated it): answered as a retry, so the batch it
+        // already got is neither released nor followed by another the secondary would not expect.
+        tasks[t + W_RETRY] = (tasks[t + W_RETRY]! & ~0xff) | 1;
+        tasks[t + W_LIMIT] = p.batchCount(set);
+        mem.taskFloats[f + F.UI_POSITION] = p.get(set, 'retry_start');
+        mem.taskFloats[f + F.UPDATE_NUMBER] = p.get(set, 'read_number') - p.batchCount(set);
+        this.ctx.stats[Stat.BAD_MESSAGES]!++;
       } else if ((tasks[t + W_RETRY]! & 0xff) === 1) {
         // S1540: resend exactly the previous batch, from retry start.
         tasks[t + W_LIMIT] = p.batchCount(set);
@@ -387,7 +395,7 @@ export class JournalReadReception {
         // A resend from a named number moves no pointer; only an UP_TO release applies.
         if (mode === ReleaseMode.UP_TO) this.locked(group, () => this.releaseUpTo(set, releaseNumber));
       } else {
-        this.advance(group, set, count, mem.taskFloats[f + F.WD_POSITION]!, mode, releaseNumber);
+        this.advance(group, set, count, mem.taskFloats[f + F.WD_POSITION]!, mode, releaseNumber, tasks[t + W_REQUEST_ID]!);
         mem.groups.addF64(group, 'journals_sent', count);
       }
     }
@@ -413,7 +421,7 @@ export class JournalReadReception {
   }
 
   /** S1580 then S1590 (or its [0107] variant), under the group lock. */
-  private advance(group: number, set: number, count: number, batchWdBytes: number, mode: number, releaseNumber: number): void {
+  private advance(group: number, set: number, count: number, batchWdBytes: number, mode: number, releaseNumber: number, requestId: number): void {
     const { mem } = this.ctx;
     const p = mem.pointers;
     const lock = mem.lockMap.groupBase + group;
@@ -422,6 +430,7 @@ export class JournalReadReception {
       loadGeometry(this.ctx, set, this.geometry);
       const readStart = p.get(set, 'read_start');
       const readNumber = p.get(set, 'read_number');
+      this.sent.setLastRequest(set, requestId);
       // S1580: retry start := read start; read start past the batch just sent.
       p.set(set, 'retry_start', readStart);
       p.set(set, 'read_start', advanceUi(readStart, count, this.geometry));

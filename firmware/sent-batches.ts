@@ -13,7 +13,7 @@
 //    0    4 head            index of the oldest entry
 //    4    4 length          entries in use
 //    8    4 builder         link + 1 of the reception building the next batch for this set, 0 = none
-//   12    4 reserved
+//   12    4 last_request     request id of the last next-journal command served (a duplicate is answered as a retry)
 //   16  16*n entries        first_number f64, count u32, wd_bytes u32
 //  272    8 stall_number    float64: the update number whose update information was found incomplete
 //  280    8 stall_since_ms  float64: since when (journal read reception's damage detection)
@@ -40,6 +40,7 @@ export class SentBatches {
     this.view.setUint32(this.base(set), 0, true);
     this.view.setUint32(this.base(set) + 4, 0, true);
     this.view.setUint32(this.base(set) + 8, 0, true);
+    this.view.setUint32(this.base(set) + 12, 0, true);
   }
 
   /**
@@ -53,6 +54,15 @@ export class SentBatches {
     if (holder !== 0 && holder !== link + 1) return false;
     this.view.setUint32(at, link + 1, true);
     return true;
+  }
+
+  /** Request id of the last command that took unsent journals for this set (0 = none yet). */
+  lastRequest(set: number): number {
+    return this.view.getUint32(this.base(set) + 12, true);
+  }
+
+  setLastRequest(set: number, requestId: number): void {
+    this.view.setUint32(this.base(set) + 12, requestId >>> 0, true);
   }
 
   /** Gives the claim up if `link` holds it. */

@@ -181,3 +181,20 @@ describe('journal read reception: from_number — resend what was sent and is st
     expect(numbers(command(h, 1))).toEqual([3]);
   });
 });
+
+describe('journal read reception: a command the link delivered twice', () => {
+  it('the copy (same request id, base protocol) is answered as a retry: the same journals again, nothing released or advanced', () => {
+    const h = primary();
+    writes(h, 6);
+    expect(numbers(command(h, 1, { maxJournals: 2, releaseMode: ReleaseMode.NEXT_COMMAND, requestId: 71 }))).toEqual([1, 2]);
+    expect(numbers(command(h, 1, { maxJournals: 2, releaseMode: ReleaseMode.NEXT_COMMAND, requestId: 72 }))).toEqual([3, 4]);
+    const before = ring(h);
+    const again = command(h, 1, { maxJournals: 2, releaseMode: ReleaseMode.NEXT_COMMAND, requestId: 72 });
+    expect(again.kind).toBe(ResponseKind.JOURNALS);
+    expect(numbers(again)).toEqual([3, 4]);
+    expect(ring(h)).toEqual(before);
+    // The secondary's real next command goes on from 5 and releases 3..4 as usual.
+    expect(numbers(command(h, 1, { maxJournals: 2, releaseMode: ReleaseMode.NEXT_COMMAND, requestId: 73 }))).toEqual([5, 6]);
+    expect(h.mem.pointers.get(SET, 'oldest_number')).toBe(5);
+  });
+});
