@@ -25,6 +25,8 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+const IDLE_FUNCTIONS = new Set(['(idle)', '(program)', 'wait', 'sleep', 'waitComplete']);
+
 export interface ThreadProfile {
   file: string;
   seconds: number;
@@ -43,7 +45,9 @@ export function summarise(file: string, top: number): ThreadProfile {
     if (!node) continue;
     const dt = profile.timeDeltas[i] ?? 0;
     const f = node.callFrame;
-    if (f.functionName === '(idle)' || f.functionName === '(program)' || f.functionName === 'wait' || f.functionName === '(garbage collector)' && false) {
+    // Waiting, not working: the profiler's idle nodes, and the functions that block in
+    // Atomics.wait (a doorbell sleep, a host waiting on a slot), whose time shows as their own.
+    if (IDLE_FUNCTIONS.has(f.functionName)) {
       idle += dt;
       continue;
     }
