@@ -27,7 +27,11 @@
 //    +16         int32    cut generation (incremented by every cut())
 //    +20         int32    drop-until position of ring A->B (its head at the last cut)
 //    +24         int32    drop-until position of ring B->A
-//    +28 .. +63  -        reserved
+//    +28         -        reserved
+//    +32         int32 x3 injected faults on ring A->B (received by side 1): frames to drop, to
+//                         duplicate, to deliver after the frame behind them (simulator, tests)
+//    +44         int32 x3 the same for ring B->A (received by side 0)
+//    +56 .. +63  -        reserved
 //   ring A->B (side 0 sends, side 1 receives): producer line, written by the producer only
 //    +64         int32    head (byte position just past the last published frame)
 //    +68         int32    next sequence number
@@ -45,7 +49,7 @@
 //   +160         float64  framesDroppedByCut
 //   +168         float64  bytesDiscarded       (dropped by a cut or drained to resynchronise)
 //   +176         float64  resyncs
-//   +184 .. +191 -        reserved
+//   +184         float64  framesFaulted        (dropped, duplicated or reordered by an injected fault)
 //   ring B->A (side 1 sends, side 0 receives): the same two lines
 //   +192         producer line (fields as at +64)
 //   +256         consumer line (fields as at +128)
@@ -184,6 +188,8 @@ export const LINK_DELAY_US_OFFSET_BYTES = 12;
 export const LINK_CUT_GENERATION_OFFSET_BYTES = 16;
 /** Drop-until position of ring r (0 = A->B, 1 = B->A) is at this + 4 * r. */
 export const LINK_DROP_UNTIL_OFFSET_BYTES = 20;
+/** Injected faults per receiving ring: three int32 (drop, duplicate, reorder), ring A->B first. */
+export const LINK_FAULTS_OFFSET_BYTES = 32;
 /** Producer line of ring r at this + r * LINK_RING_LINES_STRIDE_BYTES. */
 export const LINK_PRODUCER_LINE_OFFSET_BYTES = 64;
 /** Consumer line of ring r at this + r * LINK_RING_LINES_STRIDE_BYTES. */
@@ -208,6 +214,7 @@ export const LINK_BAD_FRAMES_OFFSET = 24;
 export const LINK_FRAMES_DROPPED_BY_CUT_OFFSET = 32;
 export const LINK_BYTES_DISCARDED_OFFSET = 40;
 export const LINK_RESYNCS_OFFSET = 48;
+export const LINK_FRAMES_FAULTED_OFFSET = 56;
 
 /** Copies up to this many bytes go through an int32 loop (no allocation); longer ones use set(). */
 export const LINK_COPY_LOOP_MAX_BYTES = 8192;
@@ -230,7 +237,8 @@ if (
   LINK_PRODUCER_LINE_OFFSET_BYTES % LINE_BYTES !== 0 ||
   LINK_CONSUMER_LINE_OFFSET_BYTES !== LINK_PRODUCER_LINE_OFFSET_BYTES + LINE_BYTES ||
   LINK_SEND_REJECTED_FULL_OFFSET + 8 > LINE_BYTES ||
-  LINK_RESYNCS_OFFSET + 8 > LINE_BYTES ||
+  LINK_FRAMES_FAULTED_OFFSET + 8 > LINE_BYTES ||
+  LINK_FAULTS_OFFSET_BYTES + 24 > LINE_BYTES ||
   LINK_CONTROL_BYTES !== LINK_PRODUCER_LINE_OFFSET_BYTES + 2 * LINK_RING_LINES_STRIDE_BYTES ||
   LINK_CONTROL_BYTES % LINK_FRAME_ALIGN_BYTES !== 0 ||
   LINK_RING_MIN_BYTES / 2 - LINK_FRAME_HEADER_BYTES < 64 ||
@@ -252,6 +260,7 @@ export interface LinkDirectionStats {
   framesDroppedByCut: number;
   bytesDiscarded: number;
   resyncs: number;
+  framesFaulted: number;
 }
 
 export interface LinkStats {
@@ -335,6 +344,7 @@ function directionStats(floats: Float64Array, ring: number): LinkDirectionStats 
     framesDroppedByCut: floats[c + LINK_FRAMES_DROPPED_BY_CUT_OFFSET / 8]!,
     bytesDiscarded: floats[c + LINK_BYTES_DISCARDED_OFFSET / 8]!,
     resyncs: floats[c + LINK_RESYNCS_OFFSET / 8]!,
+    framesFaulted: floats[c + LINK_FRAMES_FAULTED_OFFSET / 8]!,
   };
 }
 
@@ -352,6 +362,9 @@ export interface LinkEndpointOptions {
 const STATE_INT32 = LINK_STATE_OFFSET_BYTES / 4;
 const DELAY_INT32 = LINK_DELAY_US_OFFSET_BYTES / 4;
 const CUT_GENERATION_INT32 = LINK_CUT_GENERATION_OFFSET_BYTES / 4;
+const FAULT_DROP = 1;
+const FAULT_DUPLICATE = 2;
+const FAULT_REORDER = 3;
 
 export class LinkEndpoint {
   readonly side: 0 | 1;
@@ -400,6 +413,17 @@ export class LinkEndpoint {
   private readonly rxResyncs: number;
   private readonly rxData: number;
   private readonly rxDropUntil: number;
+  private readonly rxFaults: number;
+  private readonly rxFaulted: number;
+  /** A frame held back by an injected reorder fault, delivered after the one behind it. */
+  private held: Uint8Array | null = null;
+  private heldReady = false;
+  private heldType = 0;
+  private heldLength = 0;
+  private heldFlags = 0;
+  private heldSequence = 0;
+  private heldSendTimeUs = 0;
+  private heldChecksum = 0;
   /** Our own tail (we are its only writer), cached so an empty poll reads no extra word. */
   private rxTail: number;
   private rxCutSeen: number;
@@ -474,6 +498,8 @@ export class LinkEndpoint {
     this.rxResyncs = (rxConsumer + LINK_RESYNCS_OFFSET) / 8;
     this.rxData = LINK_CONTROL_BYTES + rxRing * ringBytes;
     this.rxDropUntil = LINK_DROP_UNTIL_OFFSET_BYTES / 4 + rxRing;
+    this.rxFaults = LINK_FAULTS_OFFSET_BYTES / 4 + rxRing * 3;
+    this.rxFaulted = (rxConsumer + LINK_FRAMES_FAULTED_OFFSET) / 8;
 
     // Attach to the ring where a previous owner of this side left it.
     this.rxTail = Atomics.load(this.words, this.rxTailIndex);
@@ -618,8 +644,9 @@ export class LinkEndpoint {
   receive(): number {
     const words = this.words;
     const generation = Atomics.load(words, CUT_GENERATION_INT32);
-    const head = Atomics.load(words, this.rxHead);
     if (generation !== this.rxCutSeen) this.applyCut(generation);
+    if (this.heldReady) return this.deliverHeld();
+    const head = Atomics.load(words, this.rxHead);
     let tail = this.rxTail;
     if (head === tail) return 0;
 
@@ -685,6 +712,23 @@ export class LinkEndpoint {
     if (crc32c(this.rxStaging, 0, length) !== payloadChecksum) {
       return this.consumeBad(start, frameBytes, 'payload checksum mismatch');
     }
+    const f = this.rxFaults;
+    if (Atomics.load(words, f) > 0 || Atomics.load(words, f + 1) > 0 || Atomics.load(words, f + 2) > 0) {
+      const fault = this.injectedFault(f, ((head - ((start + frameBytes) | 0)) | 0) > 0);
+      if (fault !== 0) {
+        this.floats[this.rxFaulted]! += 1;
+        if (fault === FAULT_DUPLICATE) return this.deliver(type, typeAndFlags, words[w + 3]! >>> 0, sendTimeUs, payloadChecksum, length); // tail stays: it comes again
+        tail = (start + frameBytes) | 0;
+        this.rxTail = tail;
+        Atomics.store(words, this.rxTailIndex, tail);
+        if (fault === FAULT_DROP) return this.receive(); // lost: the next frame, if any
+        // FAULT_REORDER: keep this frame aside, deliver the one behind it first.
+        this.hold(type, typeAndFlags >>> 16, words[w + 3]! >>> 0, sendTimeUs, payloadChecksum, length);
+        const next = this.receive();
+        this.heldReady = true;
+        return next;
+      }
+    }
     this.lastPayloadLength = length;
     this.lastFlags = typeAndFlags >>> 16;
     this.lastSequence = words[w + 3]! >>> 0;
@@ -696,6 +740,21 @@ export class LinkEndpoint {
     this.floats[this.rxFramesReceived]! += 1;
     this.floats[this.rxBytesReceived]! += length;
     return type;
+  }
+
+  /**
+   * Fault injection (simulator, tests): the next `drop` frames received on the chosen direction(s)
+   * are lost, the next `duplicate` are delivered twice, and the next `reorder` are delivered after
+   * the frame behind them (when one is already there). `toSide` = the receiving side (0 or 1);
+   * omitted, both directions. Counted in framesFaulted. Any endpoint (or the control handle) may call it.
+   */
+  injectFaults(o: { drop?: number; duplicate?: number; reorder?: number }, toSide?: 0 | 1): void {
+    for (const side of toSide === undefined ? [0, 1] : [toSide]) {
+      const f = LINK_FAULTS_OFFSET_BYTES / 4 + (1 - side) * 3;
+      if (o.drop) Atomics.add(this.words, f, o.drop);
+      if (o.duplicate) Atomics.add(this.words, f + 1, o.duplicate);
+      if (o.reorder) Atomics.add(this.words, f + 2, o.reorder);
+    }
   }
 
   /** Payload bytes of the frame the last successful receive() returned. */
@@ -736,6 +795,7 @@ export class LinkEndpoint {
     if (generation !== this.rxCutSeen) this.applyCut(generation);
     const start = ((this.rxTail + (LINK_FRAME_ALIGN_BYTES - 1)) & ALIGN_MASK) | 0;
     const available = (head - start) | 0;
+    if (this.heldReady) return this.clock.nowMs();
     if (head === this.rxTail || available === 0) return Infinity;
     const now = this.clock.nowMs();
     const delayUs = Atomics.load(words, DELAY_INT32);
@@ -787,9 +847,49 @@ export class LinkEndpoint {
 
   // ---- internals -------------------------------------------------------------------------------
 
+  /** Which injected fault (if any) the frame just validated suffers; consumes one unit of it. */
+  private injectedFault(f: number, another: boolean): number {
+    const words = this.words;
+    if (Atomics.load(words, f) > 0 && Atomics.sub(words, f, 1) > 0) return FAULT_DROP;
+    if (Atomics.load(words, f + 1) > 0 && Atomics.sub(words, f + 1, 1) > 0) return FAULT_DUPLICATE;
+    // A reorder needs a frame behind this one (and none already held).
+    if (another && !this.heldReady && Atomics.load(words, f + 2) > 0 && Atomics.sub(words, f + 2, 1) > 0) return FAULT_REORDER;
+    return 0;
+  }
+
+  /** The last-frame fields for a frame whose payload is in rxStaging; the tail is left where it is. */
+  private deliver(type: number, typeAndFlags: number, sequence: number, sendTimeUs: number, checksum: number, length: number): number {
+    this.lastPayloadLength = length;
+    this.lastFlags = typeAndFlags >>> 16;
+    this.lastSequence = sequence;
+    this.lastSendTimeUs = sendTimeUs;
+    this.lastPayloadChecksum = checksum;
+    this.floats[this.rxFramesReceived]! += 1;
+    this.floats[this.rxBytesReceived]! += length;
+    return type;
+  }
+
+  private hold(type: number, flags: number, sequence: number, sendTimeUs: number, checksum: number, length: number): void {
+    if (!this.held) this.held = new Uint8Array(this.rxStaging.byteLength);
+    this.held.set(this.rxStaging.subarray(0, length));
+    this.heldType = type;
+    this.heldFlags = flags;
+    this.heldSequence = sequence;
+    this.heldSendTimeUs = sendTimeUs;
+    this.heldChecksum = checksum;
+    this.heldLength = length;
+  }
+
+  private deliverHeld(): number {
+    this.heldReady = false;
+    this.rxStaging.set(this.held!.subarray(0, this.heldLength));
+    return this.deliver(this.heldType, this.heldFlags << 16, this.heldSequence, this.heldSendTimeUs, this.heldChecksum, this.heldLength);
+  }
+
   /** A cut happened since we last looked: drop what was published before it. */
   private applyCut(generation: number): void {
     const words = this.words;
+    this.heldReady = false; // a frame held back by a reorder fault was in flight: lost too
     this.rxCutSeen = generation;
     words[this.rxCutSeenIndex] = generation;
     const dropUntil = Atomics.load(words, this.rxDropUntil);
