@@ -7,8 +7,8 @@
 //   saturate   the host writes as fast as the primary takes them: ingest versus restore at the
 //              limit of this machine (on 2 cores the secondary competes for the same cores)
 //   drain      the host stops; the secondary restores what is left (its rate with no host load)
-//   steady     the host writes at a paced rate, a fraction of what the secondary restored under
-//              load in the saturate phase: the steady state, where restore must keep up (the
+//   steady     the host writes at a paced rate, a fraction of what the secondary restored (under
+//              load in the saturate phase, or alone in the drain when the load starved it): the steady state, where restore must keep up (the
 //              target: restore at least 0.9 of ingest, lag bounded, no suspension)
 //   cut        the link is cut under the same paced load: journals pile up on the primary
 //   catch-up   the link is back, the load goes on; the lag falls back to its steady level

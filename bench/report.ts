@@ -119,9 +119,9 @@ const size = (b: number): string => (b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
 
 export function hotPathTable(rows: HotPathRow[]): string[] {
   return [
-    '| write | CAs | groups | journal | commands/s | MB/s | / copy limit | journals/s | cores busy | commands per core-s | group lock contended |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((m) => `| ${size(m.writeBytes)} | ${m.channelAdapters} | ${m.groups} | ${m.journaling} | ${n0(m.commandsPerSecond)} | ${mb(m.bytesPerSecond)} | ${pct(m.ratioToCopyLimit)} | ${n0(m.journalsPerSecond)} | ${m.coresBusy.toFixed(2)} | ${n0(m.commandsPerCoreSecond)} | ${pct(m.groupLockContention)} |`),
+    '| write | CAs | groups | journal | commands/s | MB/s | / copy limit | journals/s | cores busy | commands per core-s | group lock contended | waits: slot busy / cache full |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((m) => `| ${size(m.writeBytes)} | ${m.channelAdapters} | ${m.groups} | ${m.journaling} | ${n0(m.commandsPerSecond)} | ${mb(m.bytesPerSecond)} | ${pct(m.ratioToCopyLimit)} | ${n0(m.journalsPerSecond)} | ${m.coresBusy.toFixed(2)} | ${n0(m.commandsPerCoreSecond)} | ${pct(m.groupLockContention)} | ${n0(m.slotBusyWaits)} / ${n0(m.cacheFullWaits)} |`),
   ];
 }
 
