@@ -31,7 +31,9 @@
 //    +32         int32 x3 injected faults on ring A->B (received by side 1): frames to drop, to
 //                         duplicate, to deliver after the frame behind them (simulator, tests)
 //    +44         int32 x3 the same for ring B->A (received by side 0)
-//    +56 .. +63  -        reserved
+//    +56         int32    frames on ring A->B to corrupt in flight (a payload bit flipped before the
+//                         receiver's checksum test)
+//    +60         int32    the same for ring B->A
 //   ring A->B (side 0 sends, side 1 receives): producer line, written by the producer only
 //    +64         int32    head (byte position just past the last published frame)
 //    +68         int32    next sequence number
@@ -238,7 +240,7 @@ if (
   LINK_CONSUMER_LINE_OFFSET_BYTES !== LINK_PRODUCER_LINE_OFFSET_BYTES + LINE_BYTES ||
   LINK_SEND_REJECTED_FULL_OFFSET + 8 > LINE_BYTES ||
   LINK_FRAMES_FAULTED_OFFSET + 8 > LINE_BYTES ||
-  LINK_FAULTS_OFFSET_BYTES + 24 > LINE_BYTES ||
+  LINK_FAULTS_OFFSET_BYTES + 32 > LINE_BYTES ||
   LINK_CONTROL_BYTES !== LINK_PRODUCER_LINE_OFFSET_BYTES + 2 * LINK_RING_LINES_STRIDE_BYTES ||
   LINK_CONTROL_BYTES % LINK_FRAME_ALIGN_BYTES !== 0 ||
   LINK_RING_MIN_BYTES / 2 - LINK_FRAME_HEADER_BYTES < 64 ||
@@ -415,6 +417,7 @@ export class LinkEndpoint {
   private readonly rxDropUntil: number;
   private readonly rxFaults: number;
   private readonly rxFaulted: number;
+  private readonly rxCorrupt: number;
   /** A frame held back by an injected reorder fault, delivered after the one behind it. */
   private held: Uint8Array | null = null;
   private heldReady = false;
@@ -500,6 +503,7 @@ export class LinkEndpoint {
     this.rxDropUntil = LINK_DROP_UNTIL_OFFSET_BYTES / 4 + rxRing;
     this.rxFaults = LINK_FAULTS_OFFSET_BYTES / 4 + rxRing * 3;
     this.rxFaulted = (rxConsumer + LINK_FRAMES_FAULTED_OFFSET) / 8;
+    this.rxCorrupt = LINK_FAULTS_OFFSET_BYTES / 4 + 6 + rxRing;
 
     // Attach to the ring where a previous owner of this side left it.
     this.rxTail = Atomics.load(this.words, this.rxTailIndex);
@@ -709,6 +713,13 @@ export class LinkEndpoint {
     copyWords(this.rxStaging, this.rxStagingWords, 0, this.bytes, words, this.rxData + payloadIndex, first);
     if (first < length) copyWords(this.rxStaging, this.rxStagingWords, first, this.bytes, words, this.rxData, length - first);
     const payloadChecksum = words[w + 7]! >>> 0;
+    const corrupt = this.rxCorrupt;
+    if (Atomics.load(words, corrupt) > 0 && Atomics.sub(words, corrupt, 1) > 0) {
+      // Injected: a bit flipped on the wire (in the header's checksum for an empty payload).
+      this.floats[this.rxFaulted]! += 1;
+      if (length > 0) this.rxStaging[(sendTimeUs >>> 0) % length]! ^= 0x10;
+      else return this.consumeBad(start, frameBytes, 'payload checksum mismatch');
+    }
     if (crc32c(this.rxStaging, 0, length) !== payloadChecksum) {
       return this.consumeBad(start, frameBytes, 'payload checksum mismatch');
     }
@@ -745,12 +756,14 @@ export class LinkEndpoint {
   /**
    * Fault injection (simulator, tests): the next `drop` frames received on the chosen direction(s)
    * are lost, the next `duplicate` are delivered twice, and the next `reorder` are delivered after
-   * the frame behind them (when one is already there). `toSide` = the receiving side (0 or 1);
+   * the frame behind them (when one is already there), and the next `corrupt` get a bit flipped
+   * in flight (their checksum test fails: a bad frame). `toSide` = the receiving side (0 or 1);
    * omitted, both directions. Counted in framesFaulted. Any endpoint (or the control handle) may call it.
    */
-  injectFaults(o: { drop?: number; duplicate?: number; reorder?: number }, toSide?: 0 | 1): void {
+  injectFaults(o: { drop?: number; duplicate?: number; reorder?: number; corrupt?: number }, toSide?: 0 | 1): void {
     for (const side of toSide === undefined ? [0, 1] : [toSide]) {
       const f = LINK_FAULTS_OFFSET_BYTES / 4 + (1 - side) * 3;
+      if (o.corrupt) Atomics.add(this.words, LINK_FAULTS_OFFSET_BYTES / 4 + 6 + (1 - side), o.corrupt);
       if (o.drop) Atomics.add(this.words, f, o.drop);
       if (o.duplicate) Atomics.add(this.words, f + 1, o.duplicate);
       if (o.reorder) Atomics.add(this.words, f + 2, o.reorder);

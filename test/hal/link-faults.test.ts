@@ -106,3 +106,16 @@ describe('link fault injection', () => {
     expect(b.nextDeliveryMs()).toBe(Infinity);
   });
 });
+
+describe('link fault injection: corruption in flight', () => {
+  test('a corrupted frame fails its checksum at the receiver and is counted as bad; the next arrives intact', () => {
+    const { a, b, buffer } = link();
+    a.injectFaults({ corrupt: 1 }, 1);
+    send(a, [1, 2]);
+    expect(b.receive()).toBe(-1);
+    expect(b.rxError).toBe('payload checksum mismatch');
+    expect(drain(b)).toEqual([2]);
+    const s = LinkBuffer.stats(buffer).aToB;
+    expect([s.badFrames, s.framesFaulted, s.framesReceived]).toEqual([1, 1, 1]);
+  });
+});
