@@ -1,10 +1,13 @@
-// Update bitmaps: one bit per track of a volume, set when the track is written while its copy
-// is not being kept up to date (a suspended remote-copy pair, a split local mirror), cleared when
-// the track has been copied again. Delta resync copies only the marked tracks.
+// Update bitmaps: one bit per unit of a volume, set when the unit is written. One mechanism
+// serves every user of "which tracks changed":
+//   - remote copy (UpdateBitmaps below): a bit per track of a volume whose copy is not being
+//     kept up to date (a suspended pair); delta resync copies only the marked tracks;
+//   - local mirror pairs (seed 004, firmware/mirror.ts): the update track information 230 and
+//     240 of each pair, with the unit chosen per pair (sector, track or cylinder).
 //
-// Each volume number owns a fixed bitmap of BITMAP_BYTES in the bitmaps region; the track size
-// is the smallest power-of-two number of blocks that lets the volume's capacity fit in the
-// bitmap. Bits are set with Atomics.or, so every channel adapter may mark at once.
+// A Bitmaps object is a view over fixed bitmaps of `bitmapBytes` each in shared memory; bitmap
+// `index` starts at word baseWord(index) and has one bit per unitBlocks(index) blocks. Bits are
+// set with Atomics.or, so every channel adapter may mark at once.
 
 import type { ControlMemory } from './layout.ts';
 
@@ -22,54 +25,53 @@ export function trackBlocksFor(capacityBlocks: number): number {
   return track;
 }
 
-export class UpdateBitmaps {
-  constructor(private readonly mem: ControlMemory) {}
+export class Bitmaps {
+  readonly bitmapWords: number;
 
-  private base(volume: number): number {
-    return volume * BITMAP_WORDS;
+  constructor(
+    protected readonly words: Int32Array,
+    bitmapBytes: number,
+    private readonly baseWord: (index: number) => number,
+    private readonly unitBlocksOf: (index: number) => number,
+    private readonly unitsOf: (index: number) => number,
+  ) {
+    this.bitmapWords = bitmapBytes >> 2;
   }
 
-  trackBlocks(volume: number): number {
-    return trackBlocksFor(this.mem.volumes.capacityBlocks(volume));
+  unitBlocks(index: number): number {
+    return this.unitBlocksOf(index);
   }
 
-  tracks(volume: number): number {
-    return Math.ceil(this.mem.volumes.capacityBlocks(volume) / this.trackBlocks(volume));
+  units(index: number): number {
+    return this.unitsOf(index);
   }
 
-  /** Marks every track touched by blocks [block, block + blocks). */
-  mark(volume: number, block: number, blocks: number): void {
-    const base = this.base(volume);
-    for (let bit = this.firstTrack(volume, block), last = this.lastTrack(volume, block, blocks); bit <= last; bit++) {
-      Atomics.or(this.mem.bitmaps, base + (bit >> 5), 1 << (bit & 31));
+  /** Marks every unit touched by blocks [block, block + blocks). */
+  mark(index: number, block: number, blocks: number): void {
+    const base = this.baseWord(index);
+    const unit = this.unitBlocksOf(index);
+    for (let bit = Math.floor(block / unit), last = Math.floor((block + blocks - 1) / unit); bit <= last; bit++) {
+      Atomics.or(this.words, base + (bit >> 5), 1 << (bit & 31));
     }
   }
 
-  /** True if every track touched by [block, block + blocks) is marked. */
-  allMarked(volume: number, block: number, blocks: number): boolean {
-    for (let bit = this.firstTrack(volume, block), last = this.lastTrack(volume, block, blocks); bit <= last; bit++) if (!this.isMarked(volume, bit)) return false;
+  /** True if every unit touched by [block, block + blocks) is marked. */
+  allMarked(index: number, block: number, blocks: number): boolean {
+    const unit = this.unitBlocksOf(index);
+    for (let bit = Math.floor(block / unit), last = Math.floor((block + blocks - 1) / unit); bit <= last; bit++) if (!this.isMarked(index, bit)) return false;
     return true;
   }
 
-  isMarked(volume: number, track: number): boolean {
-    return (Atomics.load(this.mem.bitmaps, this.base(volume) + (track >> 5)) & (1 << (track & 31))) !== 0;
+  isMarked(index: number, unit: number): boolean {
+    return (Atomics.load(this.words, this.baseWord(index) + (unit >> 5)) & (1 << (unit & 31))) !== 0;
   }
 
-  private firstTrack(volume: number, block: number): number {
-    return Math.floor(block / this.trackBlocks(volume));
-  }
-
-  private lastTrack(volume: number, block: number, blocks: number): number {
-    return Math.floor((block + blocks - 1) / this.trackBlocks(volume));
-  }
-
-  /** The first marked track at or after `fromTrack`, or -1. */
-  nextMarked(volume: number, fromTrack: number): number {
-    const tracks = this.tracks(volume);
-    const words = this.mem.bitmaps;
-    const base = this.base(volume);
-    for (let bit = fromTrack; bit < tracks; bit++) {
-      const word = Atomics.load(words, base + (bit >> 5));
+  /** The first marked unit at or after `from`, or -1. */
+  nextMarked(index: number, from: number): number {
+    const units = this.unitsOf(index);
+    const base = this.baseWord(index);
+    for (let bit = from; bit < units; bit++) {
+      const word = Atomics.load(this.words, base + (bit >> 5));
       if (word === 0) {
         bit |= 31; // skip the rest of an empty word
         continue;
@@ -79,31 +81,79 @@ export class UpdateBitmaps {
     return -1;
   }
 
-  /** Clears one track; true if it was marked. */
-  clear(volume: number, track: number): boolean {
-    const mask = 1 << (track & 31);
-    return (Atomics.and(this.mem.bitmaps, this.base(volume) + (track >> 5), ~mask) & mask) !== 0;
+  /** Clears one unit; true if it was marked. */
+  clear(index: number, unit: number): boolean {
+    const mask = 1 << (unit & 31);
+    return (Atomics.and(this.words, this.baseWord(index) + (unit >> 5), ~mask) & mask) !== 0;
   }
 
-  clearAll(volume: number): void {
-    this.mem.bitmaps.fill(0, this.base(volume), this.base(volume) + BITMAP_WORDS);
+  /** Initialise (初期化): no unit marked. */
+  clearAll(index: number): void {
+    const base = this.baseWord(index);
+    for (let i = 0; i < this.bitmapWords; i++) Atomics.store(this.words, base + i, 0);
   }
 
-  setAll(volume: number): void {
-    this.mark(volume, 0, this.mem.volumes.capacityBlocks(volume));
+  setAll(index: number): void {
+    this.mark(index, 0, this.unitsOf(index) * this.unitBlocksOf(index));
   }
 
-  count(volume: number): number {
-    const words = this.mem.bitmaps;
-    const base = this.base(volume);
+  /** to := from (make equal, 一致させ), word by word. */
+  copy(from: number, to: number): void {
+    const f = this.baseWord(from);
+    const t = this.baseWord(to);
+    for (let i = 0; i < this.bitmapWords; i++) Atomics.store(this.words, t + i, Atomics.load(this.words, f + i));
+  }
+
+  /** to |= from, word by word: never loses a bit another processor sets meanwhile. */
+  orInto(from: number, to: number): void {
+    const f = this.baseWord(from);
+    const t = this.baseWord(to);
+    for (let i = 0; i < this.bitmapWords; i++) Atomics.or(this.words, t + i, Atomics.load(this.words, f + i));
+  }
+
+  count(index: number): number {
+    const base = this.baseWord(index);
     let n = 0;
-    for (let i = 0; i < BITMAP_WORDS; i++) {
-      let w = Atomics.load(words, base + i);
+    for (let i = 0; i < this.bitmapWords; i++) {
+      let w = Atomics.load(this.words, base + i);
       while (w !== 0) {
         w &= w - 1;
         n++;
       }
     }
     return n;
+  }
+
+  /** The marked units, in order (inspection and tests). */
+  list(index: number): number[] {
+    const out: number[] = [];
+    for (let u = this.nextMarked(index, 0); u >= 0; u = this.nextMarked(index, u + 1)) out.push(u);
+    return out;
+  }
+
+  /** Copies `byteLength` bytes of the bitmap from byte `byteOffset` (little-endian words) into out[at..]. */
+  read(index: number, byteOffset: number, byteLength: number, out: Uint8Array, at: number): void {
+    const base = this.baseWord(index);
+    for (let i = 0; i < byteLength; i++) {
+      const b = byteOffset + i;
+      out[at + i] = (Atomics.load(this.words, base + (b >> 2)) >>> ((b & 3) * 8)) & 0xff;
+    }
+  }
+}
+
+/** Remote copy's bitmaps: one per volume number, track size from the volume's capacity. */
+export class UpdateBitmaps extends Bitmaps {
+  constructor(mem: ControlMemory) {
+    const trackBlocks = (volume: number): number => trackBlocksFor(mem.volumes.capacityBlocks(volume));
+    super(mem.bitmaps, BITMAP_BYTES, (volume) => volume * BITMAP_WORDS, trackBlocks,
+      (volume) => Math.ceil(mem.volumes.capacityBlocks(volume) / trackBlocks(volume)));
+  }
+
+  trackBlocks(volume: number): number {
+    return this.unitBlocks(volume);
+  }
+
+  tracks(volume: number): number {
+    return this.units(volume);
   }
 }

@@ -270,6 +270,8 @@ export class ChannelAdapter implements Processor {
       }
       case TaskKind.INITIAL_COPY:
         return this.initialCopy.resume(task);
+      case TaskKind.MIRROR:
+        return this.receive.mirror.runOp(t); // seed 004: a mirror pair's split, resync or formation
       default:
         mem.tasks[t + T.STATE] = TaskState.FREE;
         return Run.DONE;

@@ -25,6 +25,8 @@ import { crc32c } from '../hal/crc32c.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VolumeState } from './structs/volume-info.ts';
 import { PairState } from './structs/pair-info.ts';
 import type { Clock } from '../hal/clock.ts';
+import { MirrorProcesses, WRITE_TO_SECONDARY, startOperation } from './mirror.ts';
+import { MIRROR_STATE_NAME, MirrorOp, MirrorResult, MirrorState, MirrorWord } from './structs/mirror-info.ts';
 
 /** Outcome of running a task once. */
 export const Run = { DONE: 0, WAITING: 1, PROGRESS: 2 } as const;
@@ -57,6 +59,8 @@ export class CommandReceive {
   private readonly controlWords: Int32Array;
   private readonly sectorsPerSlot: number;
   private readonly slotBytes: number;
+  /** Seed 004's processes for local mirror pairs (the service tasks run them through here too). */
+  readonly mirror: MirrorProcesses;
 
   constructor(private readonly ctx: AdapterContext, trace: (line: string) => void) {
     this.tasks = ctx.mem.tasks;
@@ -68,14 +72,15 @@ export class CommandReceive {
     this.controlWords = new Int32Array(ctx.mem.controlBuffer);
     this.sectorsPerSlot = ctx.cache.sectorsPerSlot;
     this.slotBytes = ctx.cache.slotBytes;
+    this.mirror = new MirrorProcesses({ ...ctx, io: this.io, trace });
   }
 
   /** S1200–S1250: takes a fetched host port slot into task `task`; completes it at once if invalid. */
   start(task: number, portSlot: number): number {
     const { ports, port, mem, stats } = this.ctx;
     const t = this.ctx.taskBase + task * TASK_WORDS;
-    const opcode = ports.opcode(port, portSlot);
-    const volume = ports.volume(port, portSlot);
+    let opcode = ports.opcode(port, portSlot);
+    let volume = ports.volume(port, portSlot);
     const lba = ports.lba(port, portSlot);
     const byteLength = ports.byteLength(port, portSlot);
     this.tasks[t + T.PORT_SLOT] = portSlot;
@@ -91,6 +96,23 @@ export class CommandReceive {
     this.floats[(t >> 1) + F.RECEIVED_MS] = this.ctx.clock.nowMs();
     this.tasks[t + T.PHASE] = WritePhase.DATA;
     this.tasks[t + T.AUX_CURSOR] = 0;
+    this.tasks[t + T.AUX2] = 0;
+
+    // Seed 004 command decision 2000 (2050–2110): the mirror commands go to their processes.
+    if (opcode >= HostOp.MIRROR_SPLIT && opcode <= HostOp.DUMP_READ) {
+      const mirror = mem.volumes.exists(volume) ? mem.volumes.mirrorNumber(volume) : 0;
+      if (mirror === 0) return this.reject(task, SenseKey.ILLEGAL_REQUEST, mem.volumes.exists(volume) && mem.volumes.number(volume) !== 0 ? Reason.NOT_MIRRORED : Reason.VOLUME_NOT_DEFINED);
+      if (opcode !== HostOp.DUMP_READ) {
+        this.tasks[t + T.GENERATION] = mem.volumes.generation(volume);
+        return this.mirrorCommand(task, t, opcode, mirror);
+      }
+      // 7010/7020: a dump read reads the secondary, whichever member is named, and only while split.
+      if (mem.mirrors.state(mirror) !== MirrorState.SPLIT) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.MIRROR_STATE);
+      volume = this.mirror.dumpReadVolume(mirror, Math.max(0, byteLength) / BLOCK_BYTES);
+      opcode = HostOp.READ;
+      this.tasks[t + T.OPCODE] = opcode;
+      this.tasks[t + T.VOLUME] = volume;
+    }
 
     // S1210/S1215: classify the command.
     if (opcode !== HostOp.READ && opcode !== HostOp.WRITE && opcode !== HostOp.INQUIRY) {
@@ -114,6 +136,17 @@ export class CommandReceive {
     if (opcode === HostOp.WRITE && (mem.volumes.flags(volume) & VOLUME_FLAG_JOURNAL) !== 0) {
       return this.reject(task, SenseKey.DATA_PROTECT, Reason.JOURNAL_VOLUME);
     }
+    const mirror = mem.volumes.mirrorNumber(volume);
+    if (mirror !== 0) {
+      // Seed 004 §5.3: host writes name the primary; the secondary is written only by the
+      // mirroring, and never while split (it holds the frozen image).
+      if (opcode === HostOp.WRITE && volume !== mem.mirrors.primaryVolume(mirror) && mem.mirrors.state(mirror) !== MirrorState.SEPARATED) {
+        return this.reject(task, SenseKey.DATA_PROTECT, Reason.MIRROR_SECONDARY);
+      }
+      if (opcode === HostOp.READ && volume === mem.mirrors.primaryVolume(mirror) && mem.mirrors.state(mirror) === MirrorState.SPLIT) {
+        Atomics.add(mem.mirrors.words, mem.mirrors.word(mirror, MirrorWord.PRIMARY_READ_BLOCKS), Math.max(0, byteLength) / BLOCK_BYTES);
+      }
+    }
     if (byteLength === 0) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.ZERO_LENGTH);
     if (byteLength < 0 || byteLength % BLOCK_BYTES !== 0) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.TRANSFER_MISALIGNED);
     if (byteLength > mem.config.maxTransferBytes || byteLength > ports.geometry.maxTransferBytes) {
@@ -136,7 +169,56 @@ export class CommandReceive {
     if (this.ctx.mem.volumes.generation(this.tasks[t + T.VOLUME]!) !== this.tasks[t + T.GENERATION]) {
       return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.VOLUME_UNUSED);
     }
-    return this.tasks[t + T.OPCODE] === HostOp.WRITE ? this.runWrite(task, t) : this.runRead(task, t);
+    const opcode = this.tasks[t + T.OPCODE];
+    if (opcode === HostOp.MIRROR_SPLIT || opcode === HostOp.MIRROR_RESYNC) return this.mirrorWait(task, t);
+    return opcode === HostOp.WRITE ? this.runWrite(task, t) : this.runRead(task, t);
+  }
+
+  /**
+   * 2050/2070 and 2090: a split or resync starts on the pair's mirror service task and this
+   * command waits for it as a task; update information transfer (6000) answers at once with
+   * bytes [lba, lba + length) of 240 and, in info0..2, the units, the unit size in blocks and the
+   * split sequence.
+   */
+  private mirrorCommand(task: number, t: number, opcode: number, mirror: number): number {
+    const { mem, ports, port } = this.ctx;
+    const portSlot = this.tasks[t + T.PORT_SLOT]!;
+    const { mirrors } = mem;
+    if (opcode === HostOp.UPDATE_INFO) {
+      if (mirrors.state(mirror) === MirrorState.SEPARATED) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.MIRROR_STATE);
+      const offset = this.tasks[t + T.LBA]!;
+      const length = this.tasks[t + T.BYTE_LENGTH]!;
+      if (length <= 0 || length > ports.geometry.maxTransferBytes) return this.reject(task, SenseKey.ILLEGAL_REQUEST, length === 0 ? Reason.ZERO_LENGTH : Reason.TRANSFER_TOO_LONG);
+      if (offset < 0 || offset + length > mirrors.bitmapBytes) return this.reject(task, SenseKey.ILLEGAL_REQUEST, Reason.LBA_OUT_OF_RANGE);
+      this.mirror.updateInfo(mirror, offset, length, ports.bytes, ports.dataOffset(port, portSlot));
+      ports.setInfo(port, portSlot, mirrors.units(mirror), mirrors.unitBlocks(mirror), mirrors.splitSequence(mirror));
+      return this.finish(task, ScsiStatus.GOOD, SenseKey.NO_SENSE, Reason.NONE);
+    }
+    this.tasks[t + T.PAIR] = mirror;
+    this.tasks[t + T.AUX1] = Atomics.load(mirrors.words, mirrors.word(mirror, MirrorWord.OPERATIONS_DONE));
+    const why = startOperation(mem, mirror, opcode === HostOp.MIRROR_SPLIT ? MirrorOp.SPLIT : MirrorOp.RESYNC);
+    if (why !== '') {
+      this.ctx.trace?.(`host ${opcode === HostOp.MIRROR_SPLIT ? 'split' : 'resync'} refused: ${why}`);
+      return this.reject(task, SenseKey.ILLEGAL_REQUEST, mirrors.operation(mirror) !== MirrorOp.NONE ? Reason.MIRROR_BUSY : Reason.MIRROR_STATE);
+    }
+    this.tasks[t + T.STATE] = TaskState.WAITING;
+    this.tasks[t + T.WAIT] = TaskWait.MIRROR_HOLD;
+    return Run.WAITING;
+  }
+
+  /** A host split or resync waits until the operation it started has ended. */
+  private mirrorWait(task: number, t: number): number {
+    const { mem, ports, port } = this.ctx;
+    const mirror = this.tasks[t + T.PAIR]!;
+    if (Atomics.load(mem.mirrors.words, mem.mirrors.word(mirror, MirrorWord.OPERATIONS_DONE)) === this.tasks[t + T.AUX1]) {
+      this.tasks[t + T.STATE] = TaskState.WAITING;
+      this.tasks[t + T.WAIT] = TaskWait.MIRROR_HOLD;
+      return Run.WAITING;
+    }
+    if (mem.mirrors.lastResult(mirror) !== MirrorResult.OK) return this.reject(task, SenseKey.MEDIUM_ERROR, Reason.DRIVE_READ_ERROR);
+    ports.setInfo(port, this.tasks[t + T.PORT_SLOT]!, mem.mirrors.state(mirror), mem.mirrors.subState(mirror), mem.mirrors.splitSequence(mirror));
+    this.ctx.trace?.(`host command done: mirror ${mirror} is ${MIRROR_STATE_NAME[mem.mirrors.state(mirror)]}`);
+    return this.finish(task, ScsiStatus.GOOD, SenseKey.NO_SENSE, Reason.NONE);
   }
 
   /** A stage this task asked for has ended (message from a disk adapter); -1 if it was not waiting for it. */
@@ -156,6 +238,14 @@ export class CommandReceive {
     const volume = this.tasks[t + T.VOLUME]!;
     const phase = this.tasks[t + T.PHASE]!;
     if (phase === WritePhase.DATA) {
+      const mirror = this.ctx.mem.volumes.mirrorNumber(volume);
+      if (mirror !== 0) {
+        // Seed 004 write 3000 (mirror.ts).
+        const r = this.mirror.write(task, t, mirror, this.hostWords, this.hostWord(t));
+        if (r === WRITE_TO_SECONDARY) return this.reject(task, SenseKey.DATA_PROTECT, Reason.MIRROR_SECONDARY);
+        if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;
+        return this.writeDone(task, t);
+      }
       if (this.ctx.mem.volumes.state(volume) === VolumeState.PRIMARY) return this.primaryData(task, t, volume);
       const r = this.io.transfer(task, true, volume, this.tasks[t + T.LBA]!, this.tasks[t + T.BYTE_LENGTH]!, this.hostWords, this.hostWord(t), T.CURSOR);
       if (r !== IO_DONE) return r === IO_WAIT ? Run.WAITING : Run.PROGRESS;

@@ -61,6 +61,23 @@ export interface SystemConfig {
   drives: DriveConfig[];
   volumes: VolumeConfig[];
   links: LinkConfig[];
+  /** Local mirror pairs (seed 004) this system can hold; default MIRROR_DEFAULTS.pairsMax. */
+  mirrorPairsMax?: number;
+  /** Bytes of each of a mirror pair's two update bitmaps (230, 240); default MIRROR_DEFAULTS.bitmapBytes. */
+  mirrorBitmapBytes?: number;
+  /**
+   * Where the non-volatile part of the mirror control memory (pairs, and the bitmaps of pairs
+   * marked non-volatile) is kept across power-off: an extent of a drive no volume uses.
+   */
+  mirrorNv?: { drive: number; startBlock: number };
+}
+
+/** Defaults of the optional mirror fields, so configurations written before seed 004 keep working. */
+export const MIRROR_DEFAULTS = { pairsMax: 8, bitmapBytes: 16 * 1024 } as const;
+
+/** The mirror fields of a configuration with their defaults applied. */
+export function mirrorGeometryOf(config: SystemConfig): { pairsMax: number; bitmapBytes: number } {
+  return { pairsMax: config.mirrorPairsMax ?? MIRROR_DEFAULTS.pairsMax, bitmapBytes: config.mirrorBitmapBytes ?? MIRROR_DEFAULTS.bitmapBytes };
 }
 
 export const LINKS_MAX = 8;
@@ -135,6 +152,9 @@ export function validateConfig(config: SystemConfig): SystemConfig {
   need(isCount(config.journalBatchBytes, 64 * 1024, 16 * 1024 * 1024) && config.journalBatchBytes % BLOCK_BYTES === 0 && config.journalBatchBytes >= config.maxTransferBytes + 2 * BLOCK_BYTES,
     `journalBatchBytes: ${config.journalBatchBytes} must be a multiple of ${BLOCK_BYTES} from 64 KiB to 16 MiB and hold one largest write with its update information`);
   need(isCount(config.readWindowMax, 1, 8), `readWindowMax: ${config.readWindowMax} must be an integer 1..8`);
+  const mirror = mirrorGeometryOf(config);
+  need(isCount(mirror.pairsMax, 1, 1024), `mirrorPairsMax: ${mirror.pairsMax} must be an integer 1..1024`);
+  need(isCount(mirror.bitmapBytes, 64, 1024 * 1024) && mirror.bitmapBytes % 64 === 0, `mirrorBitmapBytes: ${mirror.bitmapBytes} must be a multiple of 64 from 64 to 1 MiB`);
   const linkNumbers = new Set<number>();
   (config.links ?? []).forEach((l, i) => {
     const where = `links[${i}]`;
@@ -156,6 +176,20 @@ export function validateConfig(config: SystemConfig): SystemConfig {
     if (!isCount(d.blockCount, 1, 2 ** 32 - 1)) p.push(`${where}.blockCount: ${d.blockCount} must be an integer 1..2^32-1`);
   });
   if (drives.size === 0) p.push('drives: at least one drive is required');
+  if (config.mirrorNv !== undefined) {
+    const d = drives.get(config.mirrorNv.drive);
+    const nvBlocks = mirrorNvBlocks(config);
+    if (!d) p.push(`mirrorNv.drive: drive ${config.mirrorNv.drive} is not defined`);
+    else if (!isCount(config.mirrorNv.startBlock, 0, 2 ** 32 - 1) || config.mirrorNv.startBlock + nvBlocks > d.blockCount) {
+      p.push(`mirrorNv: blocks ${config.mirrorNv.startBlock}..${config.mirrorNv.startBlock + nvBlocks - 1} do not fit on drive ${config.mirrorNv.drive} of ${d.blockCount} blocks`);
+    } else {
+      for (const v of config.volumes ?? []) {
+        if (v.virtual !== true && v.drive === config.mirrorNv.drive && config.mirrorNv.startBlock < v.startBlock + v.capacityBlocks && v.startBlock < config.mirrorNv.startBlock + nvBlocks) {
+          p.push(`mirrorNv: blocks overlap volume ${v.number} on drive ${v.drive}`);
+        }
+      }
+    }
+  }
 
   const volumeNumbers = new Set<number>();
   const extents: Array<{ drive: number; from: number; to: number; volume: number }> = [];
@@ -186,6 +220,12 @@ export function validateConfig(config: SystemConfig): SystemConfig {
   });
   if (p.length > 0) throw new ConfigError(p);
   return config;
+}
+
+/** Blocks the non-volatile mirror image takes on its drive: a header block, then the mirrors region. */
+export function mirrorNvBlocks(config: SystemConfig): number {
+  const m = mirrorGeometryOf(config);
+  return 1 + Math.ceil(((m.pairsMax + 1) * (128 + 2 * m.bitmapBytes)) / BLOCK_BYTES);
 }
 
 export function processorCount(config: SystemConfig): number {

@@ -24,6 +24,7 @@
 //  staging       (groupsMax+1) x (readWindowMax+1) x journalBatchBytes  per group: journal batches received, journal being restored
 //  batches       pointer sets x 288 B                  per pointer set: the batches sent and not yet released (firmware/sent-batches.ts)
 //  windows       (groupsMax+1) x readWindowMax x 48 B  per group: journal reads in flight and batches waiting to be stored (firmware/read-window.ts)
+//  mirrors       (mirrorPairsMax+1) x (128 B + 2 x mirrorBitmapBytes)  local mirror pairs 250 with their bitmaps 230, 240 (firmware/structs/mirror-info.ts)
 
 import { Doorbells } from '../hal/doorbell.ts';
 import { LockTable } from '../hal/lock.ts';
@@ -40,12 +41,13 @@ import { GROUP_SERVICE_TASKS, TASK_RECORD, TASK_WORDS } from './structs/task.ts'
 import { BITMAP_BYTES } from './bitmap.ts';
 import { SENT_BATCHES_BYTES } from './sent-batches.ts';
 import { READ_WINDOW_ENTRY_BYTES, ReadWindow } from './read-window.ts';
-import { LINKS_MAX } from './config.ts';
+import { LINKS_MAX, mirrorGeometryOf } from './config.ts';
+import { MIRROR_INFO, MirrorTable } from './structs/mirror-info.ts';
 import { VOLUME_INFO, VolumeTable } from './structs/volume-info.ts';
 
 export const RegionId = {
   SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
-  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17, WINDOWS: 18,
+  DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17, WINDOWS: 18, MIRRORS: 19,
 } as const;
 
 /** Bytes of one task's scratch block. */
@@ -82,6 +84,8 @@ export interface Geometry {
   receptionTaskBase: number;
   /** Bytes of one of a group's two staging buffers. */
   stagingBytes: number;
+  /** Index of the first mirror service task (one per mirror pair number, after the remote-copy tasks). */
+  mirrorTaskBase: number;
 }
 
 /** Lock numbering: one table, contiguous ranges. */
@@ -105,10 +109,11 @@ export function geometryOf(config: SystemConfig): Geometry {
     bucketCount,
     lockCount: 1 + bucketCount + slotCount + (config.groupsMax + 1) + 1,
     mailboxBytes: Math.ceil(Mailbox.bytesFor(config.mailboxCapacity) / 64) * 64,
-    tasksPerProcessor: config.hostQueueDepth + (config.groupsMax + 1) * GROUP_SERVICE_TASKS + LINKS_MAX + 1,
+    tasksPerProcessor: config.hostQueueDepth + (config.groupsMax + 1) * GROUP_SERVICE_TASKS + LINKS_MAX + 1 + mirrorGeometryOf(config).pairsMax,
     serviceTaskBase: config.hostQueueDepth,
     receptionTaskBase: config.hostQueueDepth + (config.groupsMax + 1) * GROUP_SERVICE_TASKS,
     stagingBytes: config.journalBatchBytes,
+    mirrorTaskBase: config.hostQueueDepth + (config.groupsMax + 1) * GROUP_SERVICE_TASKS + LINKS_MAX + 1,
   };
 }
 
@@ -142,6 +147,7 @@ export function regionSpecs(config: SystemConfig): RegionSpec[] {
     table(RegionId.STAGING, 'staging', g.stagingBytes * (config.readWindowMax + 1), config.groupsMax + 1),
     table(RegionId.BATCHES, 'batches', SENT_BATCHES_BYTES, (config.groupsMax + 1) * config.readersMax),
     table(RegionId.WINDOWS, 'windows', READ_WINDOW_ENTRY_BYTES * config.readWindowMax, config.groupsMax + 1),
+    table(RegionId.MIRRORS, 'mirrors', MIRROR_INFO.size + 2 * mirrorGeometryOf(config).bitmapBytes, mirrorGeometryOf(config).pairsMax + 1),
   ];
 }
 
@@ -177,6 +183,8 @@ export class ControlMemory {
   readonly batches: DataView;
   /** Per secondary group: journal reads in flight and batches waiting to be stored. */
   readonly window: ReadWindow;
+  /** Local mirror pairs (seed 004) with their update bitmaps. */
+  readonly mirrors: MirrorTable;
   readonly stagingBytes: Uint8Array;
   readonly stagingView: DataView;
   /** Cache memory 130: slot data. */
@@ -225,6 +233,7 @@ export class ControlMemory {
     this.scratchView = new DataView(controlBuffer, scratch.byteOffset, scratch.byteCount);
     this.bitmaps = new Int32Array(controlBuffer, r(RegionId.BITMAPS).byteOffset, r(RegionId.BITMAPS).byteCount / 4);
     this.batches = new DataView(controlBuffer, r(RegionId.BATCHES).byteOffset, r(RegionId.BATCHES).byteCount);
+    this.mirrors = new MirrorTable(controlBuffer, r(RegionId.MIRRORS).byteOffset, r(RegionId.MIRRORS).recordCount, mirrorGeometryOf(config).bitmapBytes);
     this.window = new ReadWindow(new DataView(controlBuffer, r(RegionId.WINDOWS).byteOffset, r(RegionId.WINDOWS).byteCount), config.readWindowMax);
     const staging = r(RegionId.STAGING);
     this.staging = new Int32Array(controlBuffer, staging.byteOffset, staging.byteCount / 4);

@@ -7,6 +7,7 @@
 // to shared memory 140; changes to the tables are made under the maintenance lock.
 
 import { Cache } from './cache.ts';
+import { MirrorCommands } from './mirror-commands.ts';
 import { BLOCK_BYTES } from './config.ts';
 import type { ControlMemory } from './layout.ts';
 import { RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SystemWord } from './layout.ts';
@@ -61,9 +62,12 @@ const rejected = <T = undefined>(reason: string): MaintResult<T> => ({ status: '
 export class MaintenancePort {
   private readonly cache: Cache;
   private readonly statsOut = new Float64Array(4);
+  /** The local mirror pair commands (seed 004): create, form, split, resync, delete, status. */
+  readonly mirror: MirrorCommands;
 
   constructor(readonly mem: ControlMemory) {
     this.cache = new Cache(mem);
+    this.mirror = new MirrorCommands(mem, (body) => this.locked(body), (volume) => this.commandsInProgress(volume));
   }
 
   volume(number: number): MaintResult<VolumeView> {
@@ -119,6 +123,7 @@ export class MaintenancePort {
       if (state === VolumeState.UNUSED) return rejected(`volume ${number} is already unused`);
       if (state === VolumeState.PRIMARY || state === VolumeState.SECONDARY) return rejected(`volume ${number} is a ${VOLUME_STATE_NAME[state]} volume of pair ${volumes.pairNumber(number)}; delete the pair first`);
       if ((volumes.flags(number) & VOLUME_FLAG_JOURNAL) !== 0) return rejected(`volume ${number} is the journal volume of group ${volumes.groupNumber(number)}`);
+      if (volumes.mirrorNumber(number) !== 0) return rejected(`volume ${number} belongs to mirror pair ${volumes.mirrorNumber(number)}; delete the mirror pair first`);
       if (this.commandsInProgress(number) > 0 || this.pinnedSlotsOf(number) > 0) return rejected(`volume ${number} has commands in progress; retry when they have completed`);
       if (this.cachedSlotsOf(number, true) > 0) return rejected(`volume ${number} has dirty data in cache not yet destaged; retry after destage`);
       if (!this.dropCleanSlots(number)) return rejected(`volume ${number} has commands in progress; retry when they have completed`);

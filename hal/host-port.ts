@@ -37,7 +37,12 @@ export const SLOT_HEADER_BYTES = 64;
 
 export const SlotState = { FREE: 0, CLAIMED: 1, SUBMITTED: 2, ACTIVE: 3, COMPLETE: 4 } as const;
 
-export const HostOp = { READ: 1, WRITE: 2, INQUIRY: 3 } as const;
+export const HostOp = {
+  READ: 1, WRITE: 2, INQUIRY: 3,
+  // Seed 004's commands from the CPU to the controller (§4.4): mirror temporary cancellation
+  // (split), mirror resync, update information transfer, dump read.
+  MIRROR_SPLIT: 16, MIRROR_RESYNC: 17, UPDATE_INFO: 18, DUMP_READ: 19,
+} as const;
 export type HostOpCode = (typeof HostOp)[keyof typeof HostOp];
 
 export const ScsiStatus = { GOOD: 0, CHECK_CONDITION: 2, BUSY: 8 } as const;
@@ -68,6 +73,10 @@ export const Reason = {
   VOLUME_NO_STORAGE: 11,
   PROCESSOR_STOPPED: 12,
   JOURNAL_VOLUME: 13,
+  NOT_MIRRORED: 14,
+  MIRROR_SECONDARY: 15,
+  MIRROR_STATE: 16,
+  MIRROR_BUSY: 17,
 } as const;
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
@@ -86,6 +95,10 @@ export const REASON_TEXT: Readonly<Record<number, string>> = {
   [Reason.VOLUME_NO_STORAGE]: 'logical volume has no storage device allocated',
   [Reason.PROCESSOR_STOPPED]: 'channel adapter stopped before the command completed',
   [Reason.JOURNAL_VOLUME]: 'logical volume is a journal volume; host writes are rejected',
+  [Reason.NOT_MIRRORED]: 'logical volume belongs to no local mirror pair',
+  [Reason.MIRROR_SECONDARY]: 'logical volume is the secondary of a mirror pair; host writes must name the primary',
+  [Reason.MIRROR_STATE]: 'the mirror pair is not in a state that allows this command',
+  [Reason.MIRROR_BUSY]: 'another split or resync of this mirror pair is in progress',
 };
 
 export interface HostPortGeometry {

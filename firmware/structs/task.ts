@@ -42,10 +42,12 @@
 import { defineStruct } from './struct.ts';
 
 export const TaskState = { FREE: 0, READY: 1, WAITING: 2 } as const;
-export const TaskWait = { NONE: 0, CACHE_FULL: 1, SLOT_BUSY: 2, STAGE: 3, TIMER: 4, LINK: 5, RESPONSE: 6 } as const;
-export const TASK_WAIT_NAME = ['none', 'cache-full', 'slot-busy', 'stage', 'timer', 'link', 'response'] as const;
-export const TaskKind = { HOST: 1, RECEPTION: 2, JOURNAL_READ: 3, RESTORE: 4, INITIAL_COPY: 5, FORWARD: 6 } as const;
-export const TASK_KIND_NAME = ['none', 'host', 'journal-read-reception', 'journal-read', 'restore', 'initial-copy', 'forward'] as const;
+// MIRROR_HOLD: a host write held by a mirror pair's split or resync (seed 004 4020, 5020), or a
+// split/resync waiting for the writes already in flight to finish.
+export const TaskWait = { NONE: 0, CACHE_FULL: 1, SLOT_BUSY: 2, STAGE: 3, TIMER: 4, LINK: 5, RESPONSE: 6, MIRROR_HOLD: 7 } as const;
+export const TASK_WAIT_NAME = ['none', 'cache-full', 'slot-busy', 'stage', 'timer', 'link', 'response', 'mirror-hold'] as const;
+export const TaskKind = { HOST: 1, RECEPTION: 2, JOURNAL_READ: 3, RESTORE: 4, INITIAL_COPY: 5, FORWARD: 6, MIRROR: 7 } as const;
+export const TASK_KIND_NAME = ['none', 'host', 'journal-read-reception', 'journal-read', 'restore', 'initial-copy', 'forward', 'mirror'] as const;
 
 /** Service tasks per group: journal read 240, restore 250, initial copy. */
 export const GROUP_SERVICE_TASKS = 3;

@@ -14,7 +14,8 @@
 //   32    4 group_number        the group a journal volume is registered to, 0 otherwise
 //   36    4 generation          bumped by every define and delete; a command records it at start and
 //                               stops if it changed, so a redefined volume never receives an old command's data
-//   40   24 reserved
+//   40    4 mirror_number       local mirror pair (seed 004, mirror-info.ts) the volume belongs to, 0 = none
+//   44   20 reserved
 
 import { RecordTable, defineStruct, readAscii, writeAscii } from './struct.ts';
 
@@ -36,6 +37,7 @@ export const VOLUME_INFO = defineStruct('volume-info-400', 64, [
   { name: 'drive_start_block', offset: 28, size: 4, type: 'u32', meaning: 'position on the device' },
   { name: 'group_number', offset: 32, size: 4, type: 'u32', meaning: 'group of a journal volume' },
   { name: 'generation', offset: 36, size: 4, type: 'u32', meaning: 'definition generation' },
+  { name: 'mirror_number', offset: 40, size: 4, type: 'u32', meaning: 'local mirror pair or 0' },
 ]);
 
 const O = VOLUME_INFO.offsets;
@@ -61,6 +63,9 @@ export class VolumeTable extends RecordTable {
   driveStartBlock(v: number): number { return this.view.getUint32(this.at(v) + O.drive_start_block, true); }
   groupNumber(v: number): number { return this.view.getUint32(this.at(v) + O.group_number, true); }
   setGroupNumber(v: number, group: number): void { this.view.setUint32(this.at(v) + O.group_number, group, true); }
+
+  mirrorNumber(v: number): number { return this.view.getUint32(this.at(v) + O.mirror_number, true); }
+  setMirrorNumber(v: number, mirror: number): void { this.view.setUint32(this.at(v) + O.mirror_number, mirror, true); }
 
   generation(v: number): number { return this.view.getUint32(this.at(v) + O.generation, true); }
   /** Marks a change of definition (define, delete): commands started before it stop. */

@@ -316,8 +316,8 @@ describe('command reception: waits', () => {
     h.ca[1]!.step();
     expect(h.ports.isComplete(1, slot)).toBe(false);
     const rec = taskRecord(h, 1, 0);
-    // CA 1's records start after CA 0's 4 + 17 * 3 + 8 + 1 = 64 records of 32 words.
-    expect(taskBase(h, 1, 0)).toBe(1 * 64 * 32);
+    // CA 1's records start after CA 0's 4 + 17 * 3 + 8 + 1 + 8 (mirror pairs) = 72 records of 32 words.
+    expect(taskBase(h, 1, 0)).toBe(1 * 72 * 32);
     expect(taskBase(h, 1, 0)).toBe(h.mem.taskWord(1, 0));
     expect(rec).toEqual([TaskState.WAITING, TaskWait.CACHE_FULL, slot, HostOp.WRITE, 1, 128, BLOCK, 0, -1, 1]);
     expect(stat(h, 1, Stat.CACHE_FULL_WAITS)).toBe(1);

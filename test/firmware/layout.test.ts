@@ -100,7 +100,8 @@ const DOCUMENTED: ReadonlyArray<{ layout: StructLayout; name: string; size: numb
       ['drive_start_block', 28, 4, 'u32'],
       ['group_number', 32, 4, 'u32'],
       ['generation', 36, 4, 'u32'],
-      // 40..63 reserved
+      ['mirror_number', 40, 4, 'u32'],
+      // 44..63 reserved
     ],
   },
   {
@@ -525,7 +526,7 @@ describe('VolumeTable accessors', () => {
     expect(recordsClean(buffer, 64, [0, 1, 3, 4])).toBe(true);
     expect(guardsClean(buffer, 64 * count)).toBe(true);
     expect(t.decode(v)).toEqual({
-      number: 2, state: VolumeState.UNUSED, flags: 0, format: 'ABCDEFGH', capacity_blocks: 1, pair_number: 0, drive_number: 0, drive_start_block: 0, group_number: 0, generation: 1,
+      number: 2, state: VolumeState.UNUSED, flags: 0, format: 'ABCDEFGH', capacity_blocks: 1, pair_number: 0, drive_number: 0, drive_start_block: 0, group_number: 0, generation: 1, mirror_number: 0,
     });
   });
 
@@ -1164,14 +1165,16 @@ function isPow2(n: number): boolean {
 }
 
 describe('geometry and lock map', () => {
-  // [label, config, tasks per processor computed by hand: hostQueueDepth + (groupsMax + 1) * 3 + LINKS_MAX 8 + 1]
+  // [label, config, tasks per processor computed by hand: hostQueueDepth + (groupsMax + 1) * 3 + LINKS_MAX 8 + 1
+  //  + one mirror service task per mirror pair number (mirrorPairsMax, default 8)]
   const configs: Array<[string, SystemConfig, number]> = [
-    ['DEFAULT_CONFIG', DEFAULT_CONFIG, 32 + 17 * 3 + 8 + 1],
-    ['smallConfig', smallConfig(), 4 + 17 * 3 + 8 + 1],
-    ['24 slots', smallConfig({ cacheBytes: 24 * 4096 }), 64],
-    ['8 slots of 64 KiB', smallConfig({ cacheBytes: 8 * 65536, slotBytes: 65536 }), 64],
-    ['33 slots, 255 groups', smallConfig({ cacheBytes: 33 * 8192, slotBytes: 8192, groupsMax: 255 }), 4 + 256 * 3 + 8 + 1],
-    ['64 KiB journal batches, 2 groups, 16 host tasks', smallConfig({ journalBatchBytes: 64 * 1024, groupsMax: 2, hostQueueDepth: 16, mailboxCapacity: 32 }), 16 + 3 * 3 + 8 + 1],
+    ['DEFAULT_CONFIG', DEFAULT_CONFIG, 32 + 17 * 3 + 8 + 1 + 8],
+    ['smallConfig', smallConfig(), 4 + 17 * 3 + 8 + 1 + 8],
+    ['24 slots', smallConfig({ cacheBytes: 24 * 4096 }), 72],
+    ['8 slots of 64 KiB', smallConfig({ cacheBytes: 8 * 65536, slotBytes: 65536 }), 72],
+    ['33 slots, 255 groups', smallConfig({ cacheBytes: 33 * 8192, slotBytes: 8192, groupsMax: 255 }), 4 + 256 * 3 + 8 + 1 + 8],
+    ['64 KiB journal batches, 2 groups, 16 host tasks', smallConfig({ journalBatchBytes: 64 * 1024, groupsMax: 2, hostQueueDepth: 16, mailboxCapacity: 32 }), 16 + 3 * 3 + 8 + 1 + 8],
+    ['2 mirror pairs', smallConfig({ mirrorPairsMax: 2, mirrorBitmapBytes: 128 }), 4 + 17 * 3 + 8 + 1 + 2],
   ];
   test('LINKS_MAX and GROUP_SERVICE_TASKS are the documented 8 and 3', () => {
     expect(LINKS_MAX).toBe(8);
@@ -1191,12 +1194,13 @@ describe('geometry and lock map', () => {
       expect(g.mailboxBytes).toBeGreaterThanOrEqual(192 + config.mailboxCapacity * 32);
       expect(g.mailboxBytes).toBeLessThan(192 + config.mailboxCapacity * 32 + 64);
       expect(g.tasksPerProcessor).toBe(tasksPerProcessor);
-      expect(g.tasksPerProcessor).toBe(config.hostQueueDepth + (config.groupsMax + 1) * 3 + 8 + 1);
+      expect(g.tasksPerProcessor).toBe(config.hostQueueDepth + (config.groupsMax + 1) * 3 + 8 + 1 + (config.mirrorPairsMax ?? 8));
       // Host-command tasks first, then three service tasks per group (0 included), then one
-      // journal-read-reception task per link, then one more.
+      // journal-read-reception task per link, then one more, then one mirror service task per mirror pair.
       expect(g.serviceTaskBase).toBe(config.hostQueueDepth);
       expect(g.receptionTaskBase).toBe(config.hostQueueDepth + (config.groupsMax + 1) * 3);
-      expect(g.tasksPerProcessor - g.receptionTaskBase).toBe(8 + 1);
+      expect(g.mirrorTaskBase - g.receptionTaskBase).toBe(8 + 1);
+      expect(g.tasksPerProcessor - g.mirrorTaskBase).toBe(config.mirrorPairsMax ?? 8);
       expect(g.stagingBytes).toBe(config.journalBatchBytes);
 
       const m = lockMapOf(g);
@@ -1236,25 +1240,28 @@ describe('geometry and lock map', () => {
       // One 288-byte sent-batches record per pointer set ((groupsMax + 1) * readersMax).
       const sets = (config.groupsMax + 1) * config.readersMax;
       expect(sizes(RegionId.BATCHES)).toEqual(['batches', 288, sets, 288 * sets]);
-      expect(plan.regions.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
-      // 'batches' is the last region: it ends the image.
-      const batches = region(RegionId.BATCHES);
-      expect(plan.regions[plan.regions.length - 1]).toBe(batches);
-      expect(plan.totalBytes).toBe(Math.ceil((batches.byteOffset + batches.byteCount) / 64) * 64);
+      // One record per mirror pair number (0 reserved): the 128-byte record, then bitmaps 230 and 240.
+      const mirror = { pairs: config.mirrorPairsMax ?? 8, bitmap: config.mirrorBitmapBytes ?? 16 * 1024 };
+      expect(sizes(RegionId.MIRRORS)).toEqual(['mirrors', 128 + 2 * mirror.bitmap, mirror.pairs + 1, (128 + 2 * mirror.bitmap) * (mirror.pairs + 1)]);
+      expect(plan.regions.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+      // 'mirrors' is the last region: it ends the image.
+      const mirrors = region(RegionId.MIRRORS);
+      expect(plan.regions[plan.regions.length - 1]).toBe(mirrors);
+      expect(plan.totalBytes).toBe(Math.ceil((mirrors.byteOffset + mirrors.byteCount) / 64) * 64);
     });
   }
 
-  test('RegionId numbers the regions 1..17 in layout order', () => {
+  test('RegionId numbers the regions 1..19 in layout order', () => {
     expect({ ...RegionId }).toEqual({
       SYSTEM: 1, VOLUMES: 2, PAIRS: 3, GROUPS: 4, POINTERS: 5, CACHE_CONTROL: 6, SLOTS: 7,
-      DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17,
+      DIRECTORY: 8, LOCKS: 9, MAILBOXES: 10, DOORBELLS: 11, STATISTICS: 12, TASKS: 13, SCRATCH: 14, BITMAPS: 15, STAGING: 16, BATCHES: 17, WINDOWS: 18, MIRRORS: 19,
     });
   });
 
   test('taskWord, scratchOffset and stagingOffset index the regions by the geometry', () => {
     const h = freshSystem();
     const { mem } = h;
-    const tpp = 64; // smallConfig: 4 + 17 * 3 + 8 + 1
+    const tpp = 72; // smallConfig: 4 + 17 * 3 + 8 + 1 + 8 mirror service tasks
     expect(mem.geometry.tasksPerProcessor).toBe(tpp);
     expect(mem.taskWord(0, 0)).toBe(0);
     expect(mem.taskWord(1, 0)).toBe(1 * tpp * 32);
@@ -1384,7 +1391,7 @@ describe('independent decoding of a control-memory dump', () => {
     // Expected table for smallConfig, computed by hand from the layout.ts table:
     // 3 processors, 16 slots, 32 buckets, 67 locks, groupsMax 16, readersMax 4, volumesMax 64,
     // pairsMax 64, hostQueueDepth 4, mailbox 192 + 16 * 32 = 704 bytes,
-    // tasks per processor 4 + 17 * 3 + 8 + 1 = 64 (so 192 task records and scratch blocks),
+    // tasks per processor 4 + 17 * 3 + 8 + 1 + 8 = 72 (so 216 task records and scratch blocks),
     // journalBatchBytes 1 MiB (so a 2 MiB staging record per group number),
     // 17 * 4 = 68 pointer sets (so 68 sent-batches records of 288 bytes).
     const expected: Array<[number, string, number, number]> = [
@@ -1400,11 +1407,13 @@ describe('independent decoding of a control-memory dump', () => {
       [10, 'mailboxes', 704, 3],
       [11, 'doorbells', 64, 3],
       [12, 'statistics', 256, 3],
-      [13, 'tasks', 128, 192],
-      [14, 'scratch', 512, 192],
+      [13, 'tasks', 128, 216],
+      [14, 'scratch', 512, 216],
       [15, 'bitmaps', 4096, 65],
       [16, 'staging', 2 * 1024 * 1024, 17],
       [17, 'batches', 288, 68],
+      [18, 'windows', 48, 17],
+      [19, 'mirrors', 128 + 2 * 16 * 1024, 9], // 8 mirror pairs (+ record 0), two 16 KiB bitmaps each
     ];
     expect(hdr.regionCount).toBe(expected.length);
     expect(hdr.regions.map((r) => [r.id, r.name, r.recordBytes, r.recordCount])).toEqual(expected);
@@ -1559,12 +1568,12 @@ describe('independent decoding of a control-memory dump', () => {
     // (host), and at +112 the float64 time the command was received.
     expect([0, 16, 20, 24, 28, 40, 44].map((o) => v.getInt32(tasks.offset + o, true))).toEqual([0, 2, 8, 512, 512, 1, TaskKind.HOST]);
     expect(v.getFloat64(tasks.offset + 112, true)).toBe(Date.UTC(2026, 0, 1)); // VirtualClock's start: received before any round
-    // Nothing else ran a task: every other record is zero (64 tasks per processor, 3 processors).
+    // Nothing else ran a task: every other record is zero (72 tasks per processor, 3 processors).
     for (let i = 1; i < tasks.recordCount; i++) expect(new Uint8Array(dump, tasks.offset + i * 128, 128).every((x) => x === 0), `task record ${i}`).toBe(true);
     // Scratch (512 B per task), bitmaps (4 KiB per volume number) and staging (2 x 1 MiB per
     // group number): present with their documented sizes, right after one another.
     const scratch = region('scratch');
-    expect([scratch.recordBytes, scratch.recordCount, scratch.bytes]).toEqual([512, 192, 192 * 512]);
+    expect([scratch.recordBytes, scratch.recordCount, scratch.bytes]).toEqual([512, 216, 216 * 512]);
     const bitmaps = region('bitmaps');
     expect([bitmaps.recordBytes, bitmaps.recordCount, bitmaps.bytes]).toEqual([4096, 65, 65 * 4096]);
     const staging = region('staging');
@@ -1572,13 +1581,17 @@ describe('independent decoding of a control-memory dump', () => {
     expect(scratch.offset).toBe(Math.ceil((tasks.offset + tasks.bytes) / 64) * 64);
     expect(bitmaps.offset).toBe(Math.ceil((scratch.offset + scratch.bytes) / 64) * 64);
     expect(staging.offset).toBe(Math.ceil((bitmaps.offset + bitmaps.bytes) / 64) * 64);
-    // Sent batches (firmware/sent-batches.ts: 288 B per pointer set), the last region: right
-    // after staging, ending the image.
+    // Sent batches (firmware/sent-batches.ts: 288 B per pointer set): right after staging.
     const batches = region('batches');
     expect([batches.recordBytes, batches.recordCount, batches.bytes]).toEqual([288, 68, 68 * 288]);
     expect(batches.offset % 64).toBe(0);
     expect(batches.offset).toBe(Math.ceil((staging.offset + staging.bytes) / 64) * 64);
-    expect(Math.ceil((batches.offset + batches.bytes) / 64) * 64).toBe(hdr.totalBytes);
+    // Mirror pairs (firmware/structs/mirror-info.ts: 128 B + two bitmaps per pair number), the
+    // last region, ending the image; freshly formatted, every pair is unused (state 0 at +4).
+    const mirrors = region('mirrors');
+    expect([mirrors.recordBytes, mirrors.recordCount]).toEqual([128 + 2 * 16 * 1024, 9]);
+    expect(Math.ceil((mirrors.offset + mirrors.bytes) / 64) * 64).toBe(hdr.totalBytes);
+    for (let i = 0; i < mirrors.recordCount; i++) expect(v.getUint8(mirrors.offset + i * mirrors.recordBytes + 4), `mirror pair ${i}`).toBe(0);
     // Freshly formatted: every set has head 0 (u32 at +0) and length 0 (u32 at +4).
     for (let i = 0; i < batches.recordCount; i++) {
       const at = batches.offset + i * 288;
@@ -1596,7 +1609,7 @@ describe('independent decoding of a control-memory dump', () => {
     const { h, set } = populatedDump();
     const { mem } = h;
     expect(mem.volumes.decode(9)).toEqual({
-      number: 9, state: 1, flags: 1, format: 'JNL', capacity_blocks: 300, pair_number: 0, drive_number: 1, drive_start_block: 600, group_number: 3, generation: 1,
+      number: 9, state: 1, flags: 1, format: 'JNL', capacity_blocks: 300, pair_number: 0, drive_number: 1, drive_start_block: 600, group_number: 3, generation: 1, mirror_number: 0,
     });
     expect(mem.groups.decode(3)).toMatchObject({
       number: 3, journal_volume_count: 1, pair_count: 2, update_number: 2 ** 40 + 3, partner_system: 2, partner_group: 4,
@@ -1659,7 +1672,7 @@ describe('ControlMemory.verifyHeader and readRegionTable', () => {
     expect(table.totalBytes).toBe(h.shared.control.byteLength);
     expect(table.regions.map((r) => r.name)).toEqual(
       ['system', 'volumes', 'pairs', 'groups', 'pointers', 'cache-ctl', 'slots', 'directory', 'locks', 'mailboxes', 'doorbells', 'statistics', 'tasks',
-        'scratch', 'bitmaps', 'staging', 'batches']);
+        'scratch', 'bitmaps', 'staging', 'batches', 'windows', 'mirrors']);
     expect(table.regions).toEqual(planControlMemory(h.config).regions);
   });
 

@@ -78,7 +78,7 @@ describe('maintenance: defineVolume', () => {
       data: { number: 4, state: 'normal', format: 'OPEN9', capacityBlocks: 100, capacityBytes: 51200, pairNumber: 0, drive: 1, driveStartBlock: 256, journal: false },
     });
     expect(h.maintenance.readControlBlock('volume', 4).data).toEqual({
-      number: 4, state: VolumeState.NORMAL, flags: 0, format: 'OPEN9', capacity_blocks: 100, pair_number: 0, drive_number: 1, drive_start_block: 256, group_number: 0, generation: 1,
+      number: 4, state: VolumeState.NORMAL, flags: 0, format: 'OPEN9', capacity_blocks: 100, pair_number: 0, drive_number: 1, drive_start_block: 256, group_number: 0, generation: 1, mirror_number: 0,
     });
     const w = h.write(0, 4, 99, pattern(BLOCK, 1));
     expect(w.status).toBe(ScsiStatus.GOOD);
@@ -169,7 +169,7 @@ describe('maintenance: deleteVolume', () => {
     expect(h.maintenance.deleteVolume(2)).toEqual({ status: 'ok', reason: 'ok' });
     expect(h.cache.usedSlots()).toBe(0);
     expect(h.maintenance.readControlBlock('volume', 2).data).toEqual({
-      number: 2, state: VolumeState.UNUSED, flags: 0, format: 'OPEN3', capacity_blocks: 100, pair_number: 0, drive_number: 0, drive_start_block: 256, group_number: 0, generation: 2,
+      number: 2, state: VolumeState.UNUSED, flags: 0, format: 'OPEN3', capacity_blocks: 100, pair_number: 0, drive_number: 0, drive_start_block: 256, group_number: 0, generation: 2, mirror_number: 0,
     });
     expect(h.maintenance.volume(2).data?.state).toBe('unused');
     const w = h.write(0, 2, 0, pattern(BLOCK, 4));
@@ -450,9 +450,9 @@ describe('maintenance: readControlBlock', () => {
     h.mem.volumes.setPairNumber(1, 12);
     expect(h.maintenance.readControlBlock('volume', 1)).toEqual({
       status: 'ok', reason: 'ok',
-      data: { number: 1, state: VolumeState.PRIMARY, flags: 0, format: 'OPEN3', capacity_blocks: 256, pair_number: 12, drive_number: 0, drive_start_block: 0, group_number: 0, generation: 1 },
+      data: { number: 1, state: VolumeState.PRIMARY, flags: 0, format: 'OPEN3', capacity_blocks: 256, pair_number: 12, drive_number: 0, drive_start_block: 0, group_number: 0, generation: 1, mirror_number: 0 },
     });
-    const empty = { number: 0, state: 0, flags: 0, format: '', capacity_blocks: 0, pair_number: 0, drive_number: 0, drive_start_block: 0, group_number: 0, generation: 0 };
+    const empty = { number: 0, state: 0, flags: 0, format: '', capacity_blocks: 0, pair_number: 0, drive_number: 0, drive_start_block: 0, group_number: 0, generation: 0, mirror_number: 0 };
     expect(h.maintenance.readControlBlock('volume', 0).data).toEqual(empty);
     expect(h.maintenance.readControlBlock('volume', 64).data).toEqual(empty);
     expect(h.maintenance.readControlBlock('volume', 3).data?.state).toBe(VolumeState.UNUSED);
@@ -516,17 +516,17 @@ describe('maintenance: readControlBlock', () => {
     const h = freshSystem();
     const slot = h.submit(1, HostOp.READ, 2, 16, 2 * BLOCK);
     h.ca[1]!.step();
-    // smallConfig: 4 host tasks + 17 groups x 3 service tasks + 8 links + 1 per processor.
-    expect(h.mem.geometry.tasksPerProcessor).toBe(64);
+    // smallConfig: 4 host tasks + 17 groups x 3 service tasks + 8 links + 1 + 8 mirror pairs per processor.
+    expect(h.mem.geometry.tasksPerProcessor).toBe(72);
     expect(h.maintenance.readControlBlock('task', taskIndex(h, 1, 0)).data).toEqual({
       state: 2, wait: 3, port_slot: slot, opcode: HostOp.READ, volume: 2, lba: 16, byte_length: 1024, cursor_bytes: 0, cache_slot: 0, attempts: 0, generation: 1,
       kind: TaskKind.HOST, phase: 0, group: 0, pair: 0, aux_cursor: 0, wake_ms: 0, update_number: 0, ui_position: 0, wd_position: 0,
       count: 0, aux0: 0, aux1: 0, aux2: 0, received_ms: h.clock.nowMs(), aux_f64: 0, wait_name: 'stage',
     });
-    expect(h.maintenance.readControlBlock('task', 64).data?.port_slot).toBe(slot); // the same record, by number
+    expect(h.maintenance.readControlBlock('task', 72).data?.port_slot).toBe(slot); // the same record, by number
     expect(h.maintenance.readControlBlock('task', 0).data?.wait_name).toBe('none');
-    expect(h.maintenance.readControlBlock('task', 191).status).toBe('ok');
-    expectRejected(h.maintenance.readControlBlock('task', 192), 'task record 192 is outside 0..191');
+    expect(h.maintenance.readControlBlock('task', 215).status).toBe('ok');
+    expectRejected(h.maintenance.readControlBlock('task', 216), 'task record 216 is outside 0..215');
   });
 
   it('lock: held state, owner and counters; range limit', () => {
