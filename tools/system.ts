@@ -20,6 +20,7 @@ import { allocateSystem, attachHostPorts, attachProcessor, formatSystem, request
 import { validateConfig, type SystemConfig } from '../firmware/config.ts';
 import { ControlMemory, SystemWord } from '../firmware/layout.ts';
 import { MaintenancePort } from '../firmware/maintenance.ts';
+import { loadMirrorState, saveMirrorState, type MirrorLoad } from '../firmware/mirror-nv.ts';
 import type { Processor } from '../firmware/platform.ts';
 import { Reason, ScsiStatus, SenseKey } from '../hal/host-port.ts';
 import { HostClient, threadedWaiter, type HostWaiter } from './host-client.ts';
@@ -60,6 +61,8 @@ export class StorageSystem {
   readonly host: HostClient;
   private powered = true;
   private readonly inspection = new Map<number, Drive>();
+  /** What boot found of the non-volatile mirror state (configuration `mirrorNv`), if any. */
+  mirrorLoad: MirrorLoad | null = null;
 
   private constructor(
     readonly config: SystemConfig,
@@ -118,6 +121,7 @@ export class StorageSystem {
     if (options.runtime === 'threaded') {
       formatSystem(shared, Date.now());
       const mem = new ControlMemory(config, shared.control, shared.cache, { singleThreaded: false, ownerId: 0xfff0 });
+      const mirrorLoad = StorageSystem.loadMirrors(config, mem, descriptors, localDrives, trace);
       const failures: Array<{ processorId: number; error: string }> = [];
       const maintenance = new MaintenancePort(mem);
       const hostPorts = attachHostPorts(shared, mem.doorbells);
@@ -138,7 +142,8 @@ export class StorageSystem {
           trace(`${config.name}: processor ${processorId} failed: ${error.message}`);
         },
       });
-      return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now(), (line) => trace(`${config.name}: ${line}`));
+      return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now(), (line) => trace(`${config.name}: ${line}`))
+        .restartMirrors(mirrorLoad);
     }
 
     if (options.entry) throw new Error(`${config.name}: a custom processor entry needs the threaded runtime`);
@@ -146,6 +151,7 @@ export class StorageSystem {
     const clock = runtime.clock;
     formatSystem(shared, clock.nowMs());
     const mem = new ControlMemory(config, shared.control, shared.cache, { singleThreaded: true, ownerId: 0xfff0 });
+    const mirrorLoad = StorageSystem.loadMirrors(config, mem, descriptors, localDrives, trace);
     const processorDrives: Drive[] = [];
     const processors: Processor[] = [];
     for (const processorId of processorIds) {
@@ -167,7 +173,52 @@ export class StorageSystem {
       },
     };
     // Closed with the local handles at power-off, as a worker closes its own when it exits.
-    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs(), (line) => trace(`${config.name}: ${line}`));
+    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs(), (line) => trace(`${config.name}: ${line}`))
+      .restartMirrors(mirrorLoad);
+  }
+
+  /** Seed 004's non-volatile control memory: the mirror pairs saved at the last power-off. */
+  private static loadMirrors(config: SystemConfig, mem: ControlMemory, descriptors: Array<{ number: number }>, drives: Drive[], trace: (line: string) => void): MirrorLoad | null {
+    if (!config.mirrorNv) return null;
+    const drive = drives[descriptors.findIndex((d) => d.number === config.mirrorNv!.drive)]!;
+    const load = loadMirrorState(mem, drive, config.mirrorNv.startBlock, (line) => trace(`${config.name}: ${line}`));
+    if (load.reason !== '') trace(`${config.name}: mirror state not restored: ${load.reason}`);
+    return load;
+  }
+
+  /** Starts again the synchronisations a power-off interrupted (their copy ran on a processor). */
+  private restartMirrors(load: MirrorLoad | null): this {
+    this.mirrorLoad = load;
+    for (const r of load?.restart ?? []) {
+      const result = r.op === 'form' ? this.maintenance.mirror.form(r.pair) : this.maintenance.mirror.resync(r.pair);
+      this.traceSink(`mirror ${r.pair}: ${r.op} restarted after power-off: ${result.reason}`);
+    }
+    return this;
+  }
+
+  /**
+   * A mirror pair operation from the maintenance port (formation, split, resync), run to its end:
+   * the host-side wait for what the firmware runs as a task. Throws with the reason if refused.
+   */
+  async mirrorOperation(pair: number, op: 'form' | 'split' | 'resync', timeoutMs = 60_000): Promise<void> {
+    const started = this.maintenance.mirror[op](pair);
+    if (started.status !== 'ok') throw new Error(`mirror ${op} of pair ${pair} refused: ${started.reason}`);
+    await this.waitFor(() => this.maintenance.mirror.status(pair).data?.operation === 'none', `mirror ${op} of pair ${pair}`, timeoutMs);
+    const result = this.maintenance.mirror.status(pair).data?.lastResult;
+    if (result !== 'ok') throw new Error(`mirror ${op} of pair ${pair} ended: ${result}`);
+  }
+
+  /** Runs the system (deterministic) or waits (threaded) until `done()` holds. */
+  async waitFor(done: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+    if (this.deterministic) {
+      this.deterministic.runUntil(done, 50_000_000, what);
+      return;
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`${what} did not finish within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   /** The fault control of a drive (boot with faults: true). */
@@ -215,6 +266,11 @@ export class StorageSystem {
       for (const p of this.processors) runtime.remove(p);
     }
     this.maintenance.markStopped();
+    if (this.config.mirrorNv) {
+      const index = this.driveDescriptors.findIndex((d) => d.number === this.config.mirrorNv!.drive);
+      const why = saveMirrorState(this.mem, this.localDrives[index]!, this.config.mirrorNv.startBlock, Date.now());
+      if (why !== '') this.traceSink(`mirror state not saved: ${why}`);
+    }
     for (const d of this.localDrives) d.close();
     return { undestagedSlots: Atomics.load(this.mem.system, SystemWord.UNDESTAGED_SLOTS), failures: [...this.failures] };
   }
