@@ -223,6 +223,7 @@ export class CopyCommands {
       if (state === VolumeState.PRIMARY || state === VolumeState.SECONDARY) return rejected(`volume ${local} is already paired (pair ${mem.volumes.pairNumber(local)})`);
       if ((mem.volumes.flags(local) & VOLUME_FLAG_JOURNAL) !== 0) return rejected(`volume ${local} is a journal volume`);
       if (state !== VolumeState.NORMAL) return rejected(`volume ${local} is ${VOLUME_STATE_NAME[state]}`);
+      if (mem.volumes.mirrorNumber(local) !== 0) return rejected(`volume ${local} belongs to local mirror pair ${mem.volumes.mirrorNumber(local)}; a volume is in a remote-copy pair or a mirror pair, not both`);
       for (let i = 0; i < mem.groups.pairCount(group); i++) {
         if (mem.pairs.primaryVolume(mem.groups.pairAt(group, i)) === p.primaryVolume) return rejected(`primary volume ${p.primaryVolume} is already paired in group ${group}`);
       }

@@ -134,6 +134,11 @@ describe('mirror pair states (§4.3, behaviours 1–3)', () => {
     must(m.createPair(1, { primary: 1, secondary: 2 }));
     expect(m.createPair(2, { primary: 3, secondary: 2 }).reason).toBe('secondary volume 2 already belongs to mirror pair 1');
     expect(h.maintenance.deleteVolume(2).reason).toBe('volume 2 belongs to mirror pair 1; delete the mirror pair first');
+    const linked = mirrorSystem({ links: [{ number: 1, peerSystem: 2, adapter: 0 }] });
+    must(linked.maintenance.mirror.createPair(1, { primary: 1, secondary: 2 }));
+    must(linked.copy.createGroup(1, { role: 'primary' }));
+    expect(linked.copy.registerPair(1, { primaryVolume: 1, secondarySystem: 2, secondaryVolume: 1 }).reason)
+      .toBe('volume 1 belongs to local mirror pair 1; a volume is in a remote-copy pair or a mirror pair, not both');
     must(m.deletePair(1));
     expect(h.mem.volumes.mirrorNumber(1)).toBe(0);
     expect(m.status(1).reason).toBe('mirror pair 1 is not defined');
@@ -311,6 +316,24 @@ describe('split 4000 (behaviours 8–11)', () => {
       for (let b = 0; b < 1024; b++) if (!Buffer.from(p.subarray(b * BLOCK, (b + 1) * BLOCK)).equals(Buffer.from(s.subarray(b * BLOCK, (b + 1) * BLOCK)))) differing.add(Math.floor(b / TRACK));
       for (const u of differing) expect(bits(h, '230')).toContain(u);
     }
+  });
+});
+
+describe('holding writes (behaviour 28)', () => {
+  it('28: a write during the dump loop (split, between 1010 and 1070) is never held: it completes in one step of its adapter', () => {
+    const h = mirrorSystem();
+    formed(h, 'E1');
+    hostSplit(h);
+    const slot = h.submit(1, HostOp.WRITE, 1, 77, BLOCK, block(1));
+    h.ca[1]!.step();
+    expect(h.ports.isComplete(1, slot)).toBe(true);
+    expect(h.finish(1, slot).status).toBe(ScsiStatus.GOOD);
+    // And while mirrored, the same.
+    hostResync(h);
+    const again = h.submit(1, HostOp.WRITE, 1, 78, BLOCK, block(2));
+    h.ca[1]!.step();
+    expect(h.ports.isComplete(1, again)).toBe(true);
+    h.finish(1, again);
   });
 });
 
