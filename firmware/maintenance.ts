@@ -54,7 +54,7 @@ export interface StatisticsView {
   locks: { cacheList: LockSummary; buckets: LockSummary; slots: LockSummary; groups: LockSummary };
 }
 
-export type ControlBlockKind = 'system' | 'volume' | 'pair' | 'group' | 'pointer' | 'slot' | 'task' | 'lock';
+export type ControlBlockKind = 'system' | 'volume' | 'pair' | 'group' | 'pointer' | 'slot' | 'task' | 'lock' | 'mirror';
 
 const ok = <T>(data?: T): MaintResult<T> => (data === undefined ? { status: 'ok', reason: 'ok' } : { status: 'ok', reason: 'ok', data });
 const rejected = <T = undefined>(reason: string): MaintResult<T> => ({ status: 'rejected', reason });
@@ -154,6 +154,7 @@ export class MaintenancePort {
       case 'pair': return inRange(mem.pairs.count) ? ok(mem.pairs.decode(index)) : rejected(`pair record ${index} is outside 0..${mem.pairs.count - 1}`);
       case 'group': return inRange(mem.groups.count) ? ok(mem.groups.decode(index)) : rejected(`group record ${index} is outside 0..${mem.groups.count - 1}`);
       case 'pointer': return inRange(mem.pointers.count) ? ok(mem.pointers.decode(index)) : rejected(`pointer set ${index} is outside 0..${mem.pointers.count - 1}`);
+      case 'mirror': return inRange(mem.mirrors.count) ? ok(mem.mirrors.decode(index)) : rejected(`mirror pair record ${index} is outside 0..${mem.mirrors.count - 1}`);
       case 'slot': {
         if (!inRange(mem.geometry.slotCount)) return rejected(`cache slot ${index} is outside 0..${mem.geometry.slotCount - 1}`);
         const view = new DataView(mem.controlBuffer, mem.regions.get(RegionId.SLOTS)!.byteOffset, mem.regions.get(RegionId.SLOTS)!.byteCount);
@@ -177,7 +178,7 @@ export class MaintenancePort {
         return ok({ locked: mem.locks.isLocked(index) ? 1 : 0, owner: mem.locks.ownerOf(index), ...s });
       }
       default:
-        return rejected(`unknown control block '${String(kind)}'; expected system, volume, pair, group, pointer, slot, task or lock`);
+        return rejected(`unknown control block '${String(kind)}'; expected system, volume, pair, group, pointer, slot, task, lock or mirror`);
     }
   }
 

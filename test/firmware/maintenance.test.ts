@@ -544,7 +544,7 @@ describe('maintenance: readControlBlock', () => {
   it('an unknown kind is rejected with the list of kinds', () => {
     const h = freshSystem();
     const r = h.maintenance.readControlBlock('bogus' as never, 0);
-    expectRejected(r, "unknown control block 'bogus'; expected system, volume, pair, group, pointer, slot, task or lock");
+    expectRejected(r, "unknown control block 'bogus'; expected system, volume, pair, group, pointer, slot, task, lock or mirror");
   });
 });
 

@@ -519,6 +519,12 @@ describe('mirror-info 250 record layout', () => {
     const raw = new DataView(h.mem.controlBuffer, h.mem.mirrors.byteOffset + h.mem.mirrors.stride);
     expect([raw.getUint32(0, true), raw.getUint8(4), raw.getUint8(5), raw.getUint8(6), raw.getUint32(8, true), raw.getUint32(12, true), raw.getUint32(16, true), raw.getUint32(20, true)])
       .toEqual([1, 2, 2, 3, 1, 2, 1, 1024]);
+    // The maintenance port reads the record field by field.
+    expect(must(h.maintenance.readControlBlock('mirror', 1))).toMatchObject({
+      number: 1, state: 2, sub_state: 2, embodiment: 3, flags: 0, primary_volume: 1, secondary_volume: 2, unit_blocks: 1, units: 1024,
+      hold: 0, writes_active: 0, operation: 0, split_sequence: 0, copied_blocks: 1024, last_result: 0, operations_done: 1,
+    });
+    expect(h.maintenance.readControlBlock('mirror', 5).reason).toBe('mirror pair record 5 is outside 0..4');
     writeOk(h, 0, 1, 9, block(1));
     // 230 starts right after the 128-byte record: unit 9 is bit 1 of byte 1.
     expect(raw.getUint8(128 + 1)).toBe(2);
