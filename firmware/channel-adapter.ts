@@ -112,7 +112,8 @@ export class ChannelAdapter implements Processor {
       this.ctx.cache.evictions = 0;
     }
     // Power-off: once stopping and no host command is in flight, this adapter's part is over.
-    if (!this.done && this.activeTasks === 0 && Atomics.load(mem.system, SystemWord.RUN_STATE) >= RunState.STOPPING) {
+    // A mirror operation holding writes (seed 004) is finished first: writes held on other adapters wait for it.
+    if (!this.done && this.activeTasks === 0 && Atomics.load(mem.system, SystemWord.RUN_STATE) >= RunState.STOPPING && !this.receive.mirror.holdsWrites()) {
       this.done = true;
       Atomics.add(mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 1);
       for (let p = mem.config.channelAdapters; p < mem.geometry.processors; p++) mem.doorbells.ring(p);

@@ -8,7 +8,6 @@
 // `lastResult` how. The host's own split and resync commands (dump acquisition 1000) start the
 // same operations through the host port.
 
-import { BLOCK_BYTES } from './config.ts';
 import type { ControlMemory } from './layout.ts';
 import type { MaintResult } from './maintenance.ts';
 import { MirrorBitmaps, bm, startOperation } from './mirror.ts';

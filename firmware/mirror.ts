@@ -27,7 +27,7 @@
 
 import type { Clock } from '../hal/clock.ts';
 import { Bitmaps } from './bitmap.ts';
-import { IO_DONE, IO_WAIT, IO_WAIT_PROGRESS, type CacheIo, type IoContext } from './cache-io.ts';
+import { IO_DONE, IO_WAIT, type CacheIo, type IoContext } from './cache-io.ts';
 import { BLOCK_BYTES } from './config.ts';
 import type { ControlMemory } from './layout.ts';
 import { Msg, diskAdapterFor } from './messages.ts';
@@ -156,11 +156,11 @@ export class MirrorProcesses {
     if (this.tasks[t + T.AUX2] !== 1) {
       const hold = mirrors.word(pair, MirrorWord.HOLD);
       const active = mirrors.word(pair, MirrorWord.WRITES_ACTIVE);
-      if (Atomics.load(this.words, hold) !== 0) return this.held_(t);
+      if (Atomics.load(this.words, hold) !== 0) return this.waitHeld(t);
       Atomics.add(this.words, active, 1);
       if (Atomics.load(this.words, hold) !== 0) {
         Atomics.sub(this.words, active, 1);
-        return this.held_(t);
+        return this.waitHeld(t);
       }
       this.tasks[t + T.AUX2] = 1;
     }
@@ -198,7 +198,7 @@ export class MirrorProcesses {
     return IO_DONE;
   }
 
-  private held_(t: number): number {
+  private waitHeld(t: number): number {
     this.tasks[t + T.STATE] = TaskState.WAITING;
     this.tasks[t + T.WAIT] = TaskWait.MIRROR_HOLD;
     this.tasks[t + T.ATTEMPTS] = this.tasks[t + T.ATTEMPTS]! + 1;
@@ -439,6 +439,20 @@ export class MirrorProcesses {
     Atomics.add(this.words, mirrors.word(pair, MirrorWord.OPERATIONS_DONE), 1);
     Atomics.store(this.words, mirrors.word(pair, MirrorWord.OPERATION), MirrorOp.NONE);
     return R.DONE;
+  }
+
+  /**
+   * True while one of this adapter's mirror operations has writes held (before its copy starts).
+   * Power-off waits for it: the held writes, maybe on other adapters, complete only after it.
+   * An operation in its copy phase holds nothing and is started again at the next boot.
+   */
+  holdsWrites(): boolean {
+    const { mem } = this.ctx;
+    for (let pair = 1; pair < mem.mirrors.count; pair++) {
+      const t = mem.taskWord(this.ctx.processorId, mem.geometry.mirrorTaskBase + pair - 1);
+      if (this.tasks[t + T.STATE] !== TaskState.FREE && this.tasks[t + T.PHASE]! < OpPhase.COPY) return true;
+    }
+    return false;
   }
 
   // ---- update information transfer 6000, dump read 7000 ------------------------------------

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { HostOp, Reason, ScsiStatus, SenseKey } from '../../hal/host-port.ts';
+import { requestPowerOff } from '../../firmware/boot.ts';
 import { bm } from '../../firmware/mirror.ts';
 import { BITMAP_230, BITMAP_240, MIRROR_INFO, MirrorWord } from '../../firmware/structs/mirror-info.ts';
 import { STAT_COUNTERS_PER_PROCESSOR, Stat } from '../../firmware/structs/statistics.ts';
@@ -299,6 +300,26 @@ describe('split 4000 (behaviours 8–11)', () => {
     expect(peek(h, 2, 3 * TRACK, 1)).toEqual(new Uint8Array(BLOCK)); // W2 after T: not in S
     expect(peek(h, 1, 3 * TRACK, 1)).toEqual(block(2));
     expect(bits(h, '230')).toEqual([3]);
+  });
+
+  it('power-off waits for a split that holds writes: its adapter does not finish before the split does', () => {
+    const h = mirrorSystem();
+    formed(h, 'E1');
+    const slot = h.cache.obtain(1, 0, { value: false });
+    expect(h.cache.tryLockSlot(slot)).toBe(true);
+    const w1 = h.submit(1, HostOp.WRITE, 1, 0, BLOCK, block(1)); // admitted on CA 1, stuck on the slot
+    h.ca[1]!.step();
+    must(h.maintenance.mirror.split(1));
+    h.ca[0]!.step(); // CA 0 owns pair 1: the split holds writes and waits for W1
+    requestPowerOff(h.mem);
+    for (let i = 0; i < 5; i++) h.ca[0]!.step();
+    expect(h.ca[0]!.finished()).toBe(false);
+    h.cache.unlockSlot(slot);
+    h.cache.unpin(slot);
+    expect(h.finish(1, w1).status).toBe(ScsiStatus.GOOD);
+    for (let i = 0; i < 1000 && !h.ca.every((c) => c.finished()); i++) h.round();
+    expect(h.ca.every((c) => c.finished())).toBe(true);
+    expect(state(h)).toBe('split');
   });
 
   it('11: while split S stays snap(T) and every unit where P and S differ is in 230 (all variants)', () => {
