@@ -32,6 +32,8 @@ export interface ReplicationBenchOptions extends SystemSize {
   sampleMs: number;
   /** Paced load as a fraction of the restore rate seen under load in the saturate phase. */
   pacedFraction: number;
+  /** How long the drain and the final catch-up may take before the run reports it did not catch up. */
+  catchUpLimitMs: number;
 }
 
 export type Phase = 'saturate' | 'drain' | 'resync' | 'steady' | 'cut' | 'catch-up' | 'final';
@@ -71,6 +73,8 @@ export interface ReplicationResult {
   steadyLagBounded: boolean;
   catchUpAfterCutSeconds: number | null;
   suspendedAnywhere: boolean;
+  /** The secondary restored everything after the host stopped, within catchUpLimitMs. */
+  caughtUp: boolean;
   verified: boolean;
   firstDifference: string | null;
 }
@@ -130,11 +134,11 @@ export async function runReplicationBench(o: ReplicationBenchOptions, log: (line
     await sleep(o.saturateMs);
     begin('drain');
     setLoad(load, LoadState.IDLE);
-    const drained = await waitCaughtUp(sites, 60_000, { drainOnly: true });
+    const drained = await waitCaughtUp(sites, o.catchUpLimitMs, { drainOnly: true });
     if (snapshot(sites).suspended && drained.caughtUp) {
       begin('resync');
       resyncAll(sites);
-      await waitCaughtUp(sites, 120_000, { healthy: true });
+      await waitCaughtUp(sites, o.catchUpLimitMs, { healthy: true });
     }
     // The pace: a fraction of what the secondary showed it can restore (under load, or, when the
     // host's load starved it, alone in the drain), never more than the primary took.
@@ -159,7 +163,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions, log: (line
     }
     begin('final');
     setLoad(load, LoadState.STOP);
-    const final = await waitCaughtUp(sites, 120_000, { healthy: true });
+    const final = await waitCaughtUp(sites, o.catchUpLimitMs, { healthy: true });
     take();
     clearInterval(ticker);
     poweredOff = true;
@@ -174,6 +178,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions, log: (line
       steadyLagBounded: lagBounded(series, 'steady', pacedRatePerSecond * (o.sampleMs / 1000)),
       catchUpAfterCutSeconds,
       suspendedAnywhere: series.some((p) => !p.healthy),
+      caughtUp: final.caughtUp,
       verified: comparison.firstDifference === null && sites.primary.failures.length === 0 && sites.secondary.failures.length === 0,
       firstDifference: comparison.firstDifference,
     };
