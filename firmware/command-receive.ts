@@ -61,6 +61,7 @@ export class CommandReceive {
   private readonly slotBytes: number;
   /** Seed 004's processes for local mirror pairs (the service tasks run them through here too). */
   readonly mirror: MirrorProcesses;
+  private readonly ticket = { operationsDone: 0 };
 
   constructor(private readonly ctx: AdapterContext, trace: (line: string) => void) {
     this.tasks = ctx.mem.tasks;
@@ -195,12 +196,12 @@ export class CommandReceive {
       return this.finish(task, ScsiStatus.GOOD, SenseKey.NO_SENSE, Reason.NONE);
     }
     this.tasks[t + T.PAIR] = mirror;
-    this.tasks[t + T.AUX1] = Atomics.load(mirrors.words, mirrors.word(mirror, MirrorWord.OPERATIONS_DONE));
-    const why = startOperation(mem, mirror, opcode === HostOp.MIRROR_SPLIT ? MirrorOp.SPLIT : MirrorOp.RESYNC);
+    const why = startOperation(mem, mirror, opcode === HostOp.MIRROR_SPLIT ? MirrorOp.SPLIT : MirrorOp.RESYNC, this.ticket);
     if (why !== '') {
       this.ctx.trace?.(`host ${opcode === HostOp.MIRROR_SPLIT ? 'split' : 'resync'} refused: ${why}`);
       return this.reject(task, SenseKey.ILLEGAL_REQUEST, mirrors.operation(mirror) !== MirrorOp.NONE ? Reason.MIRROR_BUSY : Reason.MIRROR_STATE);
     }
+    this.tasks[t + T.AUX1] = this.ticket.operationsDone;
     this.tasks[t + T.STATE] = TaskState.WAITING;
     this.tasks[t + T.WAIT] = TaskWait.MIRROR_HOLD;
     return Run.WAITING;
@@ -215,7 +216,8 @@ export class CommandReceive {
       this.tasks[t + T.WAIT] = TaskWait.MIRROR_HOLD;
       return Run.WAITING;
     }
-    if (mem.mirrors.lastResult(mirror) !== MirrorResult.OK) return this.reject(task, SenseKey.MEDIUM_ERROR, Reason.DRIVE_READ_ERROR);
+    // (RUNNING here means a later operation has already started after this one ended.)
+    if (mem.mirrors.lastResult(mirror) === MirrorResult.STAGE_FAILED) return this.reject(task, SenseKey.MEDIUM_ERROR, Reason.DRIVE_READ_ERROR);
     ports.setInfo(port, this.tasks[t + T.PORT_SLOT]!, mem.mirrors.state(mirror), mem.mirrors.subState(mirror), mem.mirrors.splitSequence(mirror));
     this.ctx.trace?.(`host command done: mirror ${mirror} is ${MIRROR_STATE_NAME[mem.mirrors.state(mirror)]}`);
     return this.finish(task, ScsiStatus.GOOD, SenseKey.NO_SENSE, Reason.NONE);

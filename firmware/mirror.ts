@@ -64,7 +64,7 @@ export function serviceTaskWord(mem: ControlMemory, pair: number): number {
  * the reason otherwise (nothing changed). Callable from any thread: the pair's `operation` word is
  * claimed by compare-exchange, so two starters never both win.
  */
-export function startOperation(mem: ControlMemory, pair: number, op: number): string {
+export function startOperation(mem: ControlMemory, pair: number, op: number, ticket?: { operationsDone: number }): string {
   const { mirrors } = mem;
   if (!mirrors.exists(pair) || mirrors.state(pair) === MirrorState.UNUSED) return `mirror pair ${pair} is not defined`;
   const state = mirrors.state(pair);
@@ -85,6 +85,9 @@ export function startOperation(mem: ControlMemory, pair: number, op: number): st
     return `mirror pair ${pair} changed state; retry`;
   }
   mirrors.setLastResult(pair, MirrorResult.RUNNING);
+  // Read while this starter holds the claim and before the operation can run: the operation has
+  // ended once the count moves past it.
+  if (ticket) ticket.operationsDone = Atomics.load(mirrors.words, mirrors.word(pair, MirrorWord.OPERATIONS_DONE));
   const t = serviceTaskWord(mem, pair);
   const tasks = mem.tasks;
   tasks[t + T.KIND] = TaskKind.MIRROR;
