@@ -76,6 +76,34 @@ describe.each(['threaded', 'deterministic'] as const)('%s runtime', (runtime) =>
     await s.powerOff();
   });
 
+  for (const embodiment of ['E1', 'E2a', 'E2b'] as const) {
+    it(`${embodiment}: writers keep writing across split/dump/resync cycles; the final chain restores the primary and S == P`, async () => {
+      const s = await StorageSystem.boot(config('memory'), { runtime, seed: 11 });
+      expect(s.maintenance.mirror.createPair(1, { primary: 1, secondary: 2, embodiment, unit: 'sector' }).status).toBe('ok');
+      await s.mirrorOperation(1, 'form');
+      let writing = true;
+      let writes = 0;
+      const writer = async (n: number): Promise<void> => {
+        for (let i = 0; writing; i++) {
+          const blocks = 1 + ((n * 7 + i) % 8);
+          await s.host.writeOk(1, 1, (n * 523 + i * 131) % (CAPACITY - blocks), pattern(blocks * BLOCK, n * 100_000 + i));
+          writes++;
+        }
+      };
+      const writers = [0, 1, 2, 3].map(writer);
+      const chain = [(await takeDump(s.host, { port: 0, volume: 1, kind: 'full' })).file];
+      for (let k = 0; k < 4; k++) chain.push((await takeDump(s.host, { port: 0, volume: 1, kind: 'differential' })).file);
+      writing = false;
+      await Promise.all(writers);
+      expect(writes).toBeGreaterThan(0);
+      chain.push((await takeDump(s.host, { port: 0, volume: 1, kind: 'differential' })).file);
+      const p = await readAll(s, 1);
+      expect(Buffer.from(restoreChain(chain).image).equals(p)).toBe(true);
+      expect((await readAll(s, 2)).equals(p)).toBe(true);
+      await s.powerOff();
+    });
+  }
+
   for (const nonVolatile of [true, false]) {
     it(`power-off in the middle of a dump with ${nonVolatile ? 'non-volatile' : 'volatile'} bitmaps: after the second boot the dump continues and the chain restores`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'mirror-'));
