@@ -93,13 +93,13 @@ Atomics.add(w, 1, 1);
 while (Atomics.load(w, 2) === 0) {}
 let n = 0;
 const end = Date.now() + workerData.ms;
-while (Date.now() < end) {
+do {
   for (let i = 0; i < 256; i++) {
     while (Atomics.compareExchange(w, 0, 0, 1) !== 0) {}
     Atomics.store(w, 0, 0);
   }
   n += 256;
-}
+} while (Date.now() < end);
 parentPort.postMessage(n);
 `;
 

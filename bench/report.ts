@@ -236,3 +236,38 @@ export function charts(r: BenchResult): Map<string, string> {
   }
   return out;
 }
+
+export const README_START = '<!-- bench:latest:start -->';
+export const README_END = '<!-- bench:latest:end -->';
+
+/** The README's copy of the latest result: the targets and a compact throughput table. */
+export function readmeSection(r: BenchResult): string {
+  const m = r.machine;
+  const sizes = [...new Set(r.hotPath.map((x) => x.writeBytes))].sort((a, b) => a - b);
+  const adapters = [...new Set(r.hotPath.filter((x) => x.groups === 1).map((x) => x.channelAdapters))].sort((a, b) => a - b);
+  const cell = (s: number, a: number, j: 'on' | 'off'): string => {
+    const x = r.hotPath.find((y) => y.writeBytes === s && y.channelAdapters === a && y.journaling === j && y.groups === 1);
+    return x ? n0(x.commandsPerSecond) : '-';
+  };
+  return [
+    README_START,
+    `Latest run: ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cpu}, ${m.cores} cores, Node ${m.node} — a shared machine, so read the ratios. Full report: [bench/results/latest.md](bench/results/latest.md).`,
+    '',
+    ...targetsTable(r.targets),
+    '',
+    `Host write commands per second on one primary (journal sink instead of a secondary; load generated inside the channel adapters):`,
+    '',
+    `| write | ${adapters.map((a) => `${a} CA off | ${a} CA on`).join(' | ')} |`,
+    `|---|${adapters.map(() => '---|---').join('|')}|`,
+    ...sizes.map((s) => `| ${size(s)} | ${adapters.map((a) => `${cell(s, a, 'off')} | ${cell(s, a, 'on')}`).join(' | ')} |`),
+    README_END,
+  ].join('\n');
+}
+
+/** Replaces the README's latest-result section (between the markers) with this result's. */
+export function updateReadme(text: string, r: BenchResult): string {
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start < 0 || end < start) throw new Error(`README has no ${README_START} ... ${README_END} section`);
+  return text.slice(0, start) + readmeSection(r) + text.slice(end + README_END.length);
+}

@@ -86,7 +86,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
       driveDirectory,
       ...(quick ? { saturateMs: 150, steadyMs: 200, cutMs: 100, catchUpMs: 200, sampleMs: 25 } : { saturateMs: 3000, steadyMs: 5000, cutMs: 2000, catchUpMs: 4000, sampleMs: 200 }),
       pacedFraction: 0.5,
-      catchUpLimitMs: quick ? 5000 : 30_000,
+      catchUpLimitMs: quick ? 2000 : 30_000,
     }, log);
   }
 
