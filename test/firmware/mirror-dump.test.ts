@@ -2,10 +2,13 @@
 // chain end to end (seed 004 behaviours 18–26), the dump file's checks, and the property test —
 // random host writes in flight across random split/dump/resync cycles, every embodiment.
 
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { HostOp, ScsiStatus } from '../../hal/host-port.ts';
 import { Prng } from '../../hal/runtime/prng.ts';
-import { DumpError, decodeDump, inspectDump, restoreChain, takeDump, type DumpResult } from '../../tools/dump.ts';
+import { DumpError, decodeDump, inspectDump, main, restoreChain, takeDump, type DumpResult } from '../../tools/dump.ts';
 import { HostClient } from '../../tools/host-client.ts';
 import { pattern, peek, type Harness } from '../support/harness.ts';
 import { formed, mirrorSystem, must } from '../support/mirror.ts';
@@ -116,6 +119,36 @@ describe('the dump chain (behaviours 18–21, 23)', () => {
   });
 });
 
+describe('granularity (behaviour 6)', () => {
+  it('6: sector, track and cylinder units give identical restored images; only the dump sizes differ', async () => {
+    const images: Buffer[][] = [];
+    const sizes: number[][] = [];
+    for (const unit of ['sector', 'track', 'cylinder'] as const) {
+      const h = mirrorSystem();
+      formed(h, 'E1', unit);
+      const host = hostOf(h);
+      const chain = [(await takeDump(host, { port: 0, volume: 1, kind: 'full' })).file];
+      const restored: Buffer[] = [];
+      const blocks: number[] = [];
+      for (let k = 0; k < 3; k++) {
+        for (let i = 0; i < 5; i++) await host.writeOk(1, 1, (k * 311 + i * 173) % (CAPACITY - 2), pattern(2 * BLOCK, k * 10 + i));
+        const d = await takeDump(host, { port: 0, volume: 1, kind: 'differential' });
+        chain.push(d.file);
+        blocks.push(d.blocks);
+        restored.push(image(restoreChain(chain)));
+      }
+      images.push(restored);
+      sizes.push(blocks);
+    }
+    for (let k = 0; k < 3; k++) {
+      expect(images[1]![k]!.equals(images[0]![k]!)).toBe(true);
+      expect(images[2]![k]!.equals(images[0]![k]!)).toBe(true);
+    }
+    expect(sizes[0]).toEqual([10, 10, 10]); // five 2-block writes, distinct sectors
+    expect(sizes[2]).toEqual([CAPACITY, CAPACITY, CAPACITY]); // one cylinder covers the volume
+  });
+});
+
 describe('caveats (behaviours 24–26)', () => {
   it('25: a split and resync without a dump breaks the chain: the acquisition says so and restore refuses the gap', async () => {
     const h = mirrorSystem();
@@ -173,6 +206,33 @@ describe('dump files', () => {
     expect(text[1]).toBe('  volume 1024 blocks (0.50 MiB), unit 128 blocks, 8 units');
     expect(text[2]).toBe('  4 records, 128 blocks of data (12.5% of the volume), every checksum good');
     expect(text.slice(4)).toEqual(['  unit 7: blocks 896..927', '  unit 7: blocks 928..959', '  unit 7: blocks 960..991', '  unit 7: blocks 992..1023']);
+  });
+
+  it('the command line inspects and restores dump files, and says why a chain is refused', async () => {
+    const { full, diff } = await sample();
+    const dir = mkdtempSync(join(tmpdir(), 'dump-'));
+    try {
+      writeFileSync(join(dir, 'full.dump'), full.file);
+      writeFileSync(join(dir, 'd1.dump'), diff.file);
+      const out: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((line: string) => { out.push(line); });
+      const err = vi.spyOn(console, 'error').mockImplementation((line: string) => { out.push(`error: ${line}`); });
+      try {
+        expect(main(['inspect', join(dir, 'd1.dump')])).toBe(0);
+        expect(main(['restore', join(dir, 'vol1.img'), join(dir, 'full.dump'), join(dir, 'd1.dump')])).toBe(0);
+        expect(main(['restore', join(dir, 'bad.img'), join(dir, 'd1.dump')])).toBe(1);
+        expect(main(['frobnicate'])).toBe(2);
+      } finally {
+        log.mockRestore();
+        err.mockRestore();
+      }
+      expect(out[0]).toMatch(/d1\.dump: differential dump of volume 1 \(system 1\), image of split 2 \(follows split 1\)/);
+      expect(out.some((l) => /vol1\.img: volume 1 as of split 2 \(524288 bytes\) from 2 dump files/.test(l))).toBe(true);
+      expect(out.some((l) => /^error: .*d1\.dump: a chain starts with a full dump; this is the differential of split 2$/.test(l))).toBe(true);
+      expect(readFileSync(join(dir, 'vol1.img')).equals(Buffer.from(restoreChain([full.file, diff.file]).image))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a damaged or truncated file, a chain without a full dump, or out of order, is refused with a message', async () => {
