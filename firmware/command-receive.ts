@@ -195,7 +195,7 @@ export class CommandReceive {
       ports.setInfo(port, portSlot, mirrors.units(mirror), mirrors.unitBlocks(mirror), mirrors.splitSequence(mirror));
       return this.finish(task, ScsiStatus.GOOD, SenseKey.NO_SENSE, Reason.NONE);
     }
-    this.tasks[t + T.PAIR] = mirror;
+    this.tasks[t + T.AUX0] = mirror; // not T.PAIR: that names a remote-copy pair
     const why = startOperation(mem, mirror, opcode === HostOp.MIRROR_SPLIT ? MirrorOp.SPLIT : MirrorOp.RESYNC, this.ticket);
     if (why !== '') {
       this.ctx.trace?.(`host ${opcode === HostOp.MIRROR_SPLIT ? 'split' : 'resync'} refused: ${why}`);
@@ -210,7 +210,7 @@ export class CommandReceive {
   /** A host split or resync waits until the operation it started has ended. */
   private mirrorWait(task: number, t: number): number {
     const { mem, ports, port } = this.ctx;
-    const mirror = this.tasks[t + T.PAIR]!;
+    const mirror = this.tasks[t + T.AUX0]!;
     if (Atomics.load(mem.mirrors.words, mem.mirrors.word(mirror, MirrorWord.OPERATIONS_DONE)) === this.tasks[t + T.AUX1]) {
       this.tasks[t + T.STATE] = TaskState.WAITING;
       this.tasks[t + T.WAIT] = TaskWait.MIRROR_HOLD;

@@ -91,7 +91,8 @@ export function startOperation(mem: ControlMemory, pair: number, op: number, tic
   const t = serviceTaskWord(mem, pair);
   const tasks = mem.tasks;
   tasks[t + T.KIND] = TaskKind.MIRROR;
-  tasks[t + T.PAIR] = pair;
+  tasks[t + T.AUX0] = pair; // the mirror pair (T.PAIR names remote-copy pairs, which other scans look for)
+  tasks[t + T.VOLUME] = 0;
   tasks[t + T.OPCODE] = op;
   tasks[t + T.PHASE] = OpPhase.HOLD;
   tasks[t + T.CURSOR] = 0;
@@ -270,7 +271,7 @@ export class MirrorProcesses {
   runOp(t: number): number {
     const { mem, clock } = this.ctx;
     const { mirrors } = mem;
-    const pair = this.tasks[t + T.PAIR]!;
+    const pair = this.tasks[t + T.AUX0]!;
     const op = this.tasks[t + T.OPCODE]!;
     const e1 = mirrors.embodiment(pair) === Embodiment.E1;
     const hold = mirrors.word(pair, MirrorWord.HOLD);
