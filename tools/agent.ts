@@ -317,6 +317,7 @@ export class Agent {
       pid: process.pid,
       runState: this.system.maintenance.runState(),
       stateFile: this.spec.stateFile,
+      failedProcessors: this.system.failures.map((f) => ({ processor: f.processorId, error: f.error.split('\n')[0] })),
       links: this.links.map((l) => ({ link: l.number, peerSystem: l.peerSystem, connected: l.bridge ? l.bridge.connected : !l.cut, cut: l.cut })),
     };
   }

@@ -122,7 +122,10 @@ export function inspectJournal(drivePath: string, o: { startBlock: number; block
         blank++;
         continue;
       }
-      if (records.length >= JOURNAL_RECORDS_LISTED_MAX) return { geometry, records, blank, listedMax: true };
+      if (records.length >= JOURNAL_RECORDS_LISTED_MAX) {
+        markOverwritten(records, geometry);
+        return { geometry, records, blank, listedMax: true };
+      }
       const verdict = validateUpdateInfo(view, area, at, maxBlocks);
       if (verdict !== null) {
         records.push({ slot: at / UI_SLOT_BYTES, verdict });
@@ -131,7 +134,9 @@ export function inspectJournal(drivePath: string, o: { startBlock: number; block
       decodeUpdateInfo(view, at, f);
       const bytes = f.dataBlocks * BLOCK_BYTES;
       let data = 'not checked';
-      if (f.dataPosition >= geometry.wdHead && f.dataPosition < geometry.capacity) {
+      if ((f.flags & 1) !== 0) {
+        data = 'none (initial copy reads the volume)';
+      } else if (f.dataPosition >= geometry.wdHead && f.dataPosition < geometry.capacity) {
         // Write data may wrap from the end of the write-data area to its head.
         const first = Math.min(bytes, geometry.capacity - f.dataPosition);
         const buffer = new Uint8Array(bytes);
@@ -141,8 +146,33 @@ export function inspectJournal(drivePath: string, o: { startBlock: number; block
       }
       records.push({ slot: at / UI_SLOT_BYTES, verdict: 'ok', update: f.updateNumber, group: f.groupNumber, volume: f.targetVolume, block: f.targetBlock, blocks: f.dataBlocks, position: f.dataPosition, data, initialCopy: (f.flags & 1) !== 0 });
     }
+    markOverwritten(records, geometry);
     return { geometry, records, blank, listedMax: false };
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The write-data area is a ring reused after release: a record whose data a later journal
+ * overwrote is not damaged, only released. Its mismatch is reported as such.
+ */
+function markOverwritten(records: Rows, g: { wdHead: number; capacity: number }): void {
+  const size = g.capacity - g.wdHead;
+  const span = (r: Rows[number]): [number, number] => {
+    const from = (r.position as number) - g.wdHead;
+    return [from, from + (r.blocks as number) * BLOCK_BYTES];
+  };
+  const overlaps = (a: [number, number], b: [number, number]): boolean => {
+    // Either may wrap past the end of the ring: compare against b shifted by one ring too.
+    for (const shift of [-size, 0, size]) if (a[0] < b[1] + shift && b[0] + shift < a[1]) return true;
+    return false;
+  };
+  const live = records.filter((r) => r.verdict === 'ok' && typeof r.data === 'string' && !(r.data as string).startsWith('none'));
+  for (const r of live) {
+    if (r.data !== 'data checksum mismatch') continue;
+    const mine = span(r);
+    const later = live.find((o) => (o.update as number) > (r.update as number) && overlaps(mine, span(o)));
+    if (later) r.data = `overwritten by update ${later.update as number} (released)`;
   }
 }

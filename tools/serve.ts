@@ -27,11 +27,14 @@ export interface Running {
 const stamp = (): string => new Date().toISOString().slice(11, 23);
 
 /** Starts one system (serve) or all of them (up) and their control sockets. */
-export async function run(mode: 'serve' | 'up', topologyPath: string, name: string | null, out: (line: string) => void = (l) => void process.stdout.write(`${l}\n`)): Promise<Running> {
+export async function run(
+  mode: 'serve' | 'up',
+  topologyPath: string,
+  name: string | null,
+  out: (line: string) => void = (l) => void process.stdout.write(`${l}\n`),
+  log: (line: string) => void = (l) => void process.stderr.write(`${stamp()} ${l}\n`),
+): Promise<Running> {
   const topology = loadTopology(topologyPath);
-  const log = (line: string): void => {
-    process.stderr.write(`${stamp()} ${line}\n`);
-  };
   const agents = mode === 'serve' ? [await Agent.start(topology, systemOf(topology, name!), { log })] : await startAll(topology, log);
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => {

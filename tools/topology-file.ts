@@ -157,7 +157,7 @@ export function parseTopology(json: unknown, path: string): TopologyFile {
       const end = (name: string, k: number): TopologyLink['a'] => {
         const n = (linkCount.get(name) ?? 0) + 1;
         linkCount.set(name, n);
-        const ca = (sys[name] as Json).channelAdapters;
+        const ca = (sys[name] as Json).channelAdapters ?? 2;
         const adapter = (adapters as number[])[k] ?? (isInt(ca, 1, 64) ? ca - 1 : 0);
         if (isInt(ca, 1, 64) && adapter >= ca) p.push(`${where}.adapters[${k}]: ${adapter} is not a channel adapter of "${name}" (0..${ca - 1})`);
         return { system: name, link: n, adapter };

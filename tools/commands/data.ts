@@ -87,6 +87,10 @@ export async function verify(ctx: Context): Promise<void> {
     // Exact equality needs the secondary to have applied everything the primary journaled.
     const h = await findGroup(ctx, group);
     if (h.primary) {
+      const unpaired = h.primary.view.pairs.filter((x) => x.state !== 'normal');
+      if (unpaired.length > 0 && !view!.takenOver) {
+        throw new Error(`${h.primary.name}: ${unpaired.length} pair(s) of group ${group} are ${unpaired[0]!.state} (${h.primary.view.suspendReason}); the secondary cannot hold every write until they are resynchronised (pairresync)`);
+      }
       const target = h.primary.view.nextUpdateNumber - 1;
       const timeoutMs = ctx.integer('timeout', 60, 1, 3600) * 1000;
       const started = Date.now();
@@ -192,7 +196,7 @@ export async function inspect(ctx: Context): Promise<void> {
     }
     if (blocks === 0) throw new UsageError('--blocks: the journal volume size in blocks (with a drive image file)');
     const r = inspectJournal(drive, { startBlock, blocks });
-    const bad = r.records.filter((x) => x.verdict !== 'ok' || (x.data !== 'ok' && x.data !== 'not checked')).length;
+    const bad = r.records.filter((x) => x.verdict !== 'ok' || x.data === 'data checksum mismatch').length;
     const human = [
       `journal volume on ${drive} blocks ${startBlock}..${startBlock + blocks - 1}: update information ${r.geometry.uiHead}..${r.geometry.wdHead}, write data ${r.geometry.wdHead}..${r.geometry.capacity}`,
       `${r.records.length} records (${bad} bad), ${r.blank} blank slots${r.listedMax ? ' (listing stopped at its limit)' : ''}`,

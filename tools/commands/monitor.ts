@@ -92,16 +92,17 @@ export async function info(ctx: Context): Promise<void> {
   let failures = 0;
   for (const n of names) {
     try {
-      const i = await ctx.call<{ system: number; pid: number; runState: string; links: Array<{ link: number; connected: boolean; cut: boolean }> }>(n, 'info');
-      rows.push([n, i.system, i.runState, i.pid, i.links.map((l) => `${l.link}:${l.cut ? 'cut' : l.connected ? 'up' : 'down'}`).join(' ')]);
+      const i = await ctx.call<{ system: number; pid: number; runState: string; links: Array<{ link: number; connected: boolean; cut: boolean }>; failedProcessors: Array<{ processor: number; error: string }> }>(n, 'info');
+      const failed = i.failedProcessors.map((f) => `${f.processor} (${f.error})`).join('; ');
+      rows.push([n, i.system, i.runState, i.pid, i.links.map((l) => `${l.link}:${l.cut ? 'cut' : l.connected ? 'up' : 'down'}`).join(' '), failed || 'none']);
       out.push({ name: n, reachable: true, ...i });
     } catch (e) {
       failures++;
-      rows.push([n, ctx.system(n).config.systemNumber, 'unreachable', null, null]);
+      rows.push([n, ctx.system(n).config.systemNumber, 'unreachable', null, null, null]);
       out.push({ name: n, reachable: false, error: (e as Error).message });
     }
   }
-  ctx.print(table(['system', 'number', 'state', 'pid', 'links'], rows), out);
+  ctx.print(table(['system', 'number', 'state', 'pid', 'links', 'failed-processors'], rows), out);
   if (failures === names.length) throw new Error(`no system reachable (${names.join(', ')})`);
 }
 
