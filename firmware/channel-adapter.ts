@@ -32,6 +32,8 @@ import { TASK_WORDS, TaskF64, TaskKind, TaskState, TaskWait, TaskWord as T } fro
 
 /** Idle sleep while some task waits for cache space: destage frees it without ringing us. */
 const WAITING_RETRY_MS = 1;
+/** Idle sleep while a task waits for a slot lock: another processor holds it for one copy. */
+const SLOT_BUSY_RETRY_MS = 0.05;
 const IDLE_SLEEP_MS = 50;
 /** Frames taken from one link per step at most, so host commands are not starved. */
 const FRAMES_PER_STEP = 8;
@@ -54,6 +56,7 @@ export class ChannelAdapter implements Processor {
   private readonly ownLinks: Array<[number, LinkPort]> = [];
   private readonly scratch = new Int32Array(6);
   private waitingTasks = 0;
+  private slotBusyTasks = 0;
   private nextTimerMs = Infinity;
   private activeTasks = 0;
   private done = false;
@@ -122,6 +125,7 @@ export class ChannelAdapter implements Processor {
   }
 
   idleWaitMs(): number {
+    if (this.slotBusyTasks > 0) return SLOT_BUSY_RETRY_MS;
     if (this.waitingTasks > 0) return WAITING_RETRY_MS;
     const untilTimer = this.nextTimerMs - this.ctx.clock.nowMs();
     const wait = Math.min(IDLE_SLEEP_MS, this.ownLinks.length > 0 ? WAITING_RETRY_MS : IDLE_SLEEP_MS, untilTimer);
@@ -210,6 +214,7 @@ export class ChannelAdapter implements Processor {
     const now = this.ctx.clock.nowMs();
     let work = 0;
     let waiting = 0;
+    let slotBusy = 0;
     let nextTimer = Infinity;
     for (let task = 0; task < this.taskCount; task++) {
       const t = this.ctx.taskBase + task * TASK_WORDS;
@@ -237,12 +242,14 @@ export class ChannelAdapter implements Processor {
         work++;
       } else if (tasks[t + T.WAIT] !== TaskWait.TIMER) {
         waiting++;
+        if (tasks[t + T.WAIT] === TaskWait.SLOT_BUSY) slotBusy++;
       } else {
         const wake = mem.taskFloats[(t >> 1) + TaskF64.WAKE_MS]!;
         if (wake < nextTimer) nextTimer = wake;
       }
     }
     this.waitingTasks = waiting;
+    this.slotBusyTasks = slotBusy;
     this.nextTimerMs = nextTimer;
     return work;
   }
