@@ -22,7 +22,7 @@ import {
   GROUP_ROLE_NAME, GROUP_STATE_NAME, GroupFlag, GroupRole, GroupState, READ_LINKS_MAX, READ_POLICY_NAME, ReadPolicy, SUSPEND_REASON_NAME, StorePolicy, SuspendReason,
 } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
-import { GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T, namesVolume } from './structs/task.ts';
 import { ConfigOp, ReleaseMode } from './link-protocol.ts';
 import { SentBatches } from './sent-batches.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
@@ -569,7 +569,7 @@ export class CopyCommands {
       const { tasks, geometry } = mem;
       for (let task = 0; task < geometry.processors * geometry.tasksPerProcessor; task++) {
         const t = task * TASK_WORDS;
-        if (tasks[t + T.STATE] !== TaskState.FREE && (tasks[t + T.VOLUME] === volume || tasks[t + T.PAIR] === pair)) {
+        if (tasks[t + T.STATE] !== TaskState.FREE && namesVolume(tasks[t + T.KIND]!) && (tasks[t + T.VOLUME] === volume || tasks[t + T.PAIR] === pair)) {
           return rejected(`pair ${pair} has commands in progress; retry when they have completed`);
         }
       }

@@ -310,6 +310,12 @@ export class JournalReadReception {
         if (r !== IO_DONE) return this.waitOrFail(t, r);
       }
       if (crc32c(port.staging, offset + WIRE_UPDATE_INFO_BYTES, dataBytes) !== this.ui.dataChecksum) {
+        if ((tasks[t + W_RETRY]! & (0xff | NUMBERED)) !== 0 && this.ui.updateNumber < mem.pointers.get(set, 'oldest_number')) {
+          // A resend whose journal was released (and its space reused) while it was read: the
+          // reader has it already. The batch ends before it.
+          ready(this.ctx, t, Phase.SEND);
+          return Run.PROGRESS;
+        }
         this.corrupt(t, `write data of journal ${this.ui.updateNumber} failed its checksum`);
         return Run.PROGRESS;
       }

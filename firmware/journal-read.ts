@@ -34,8 +34,11 @@ import { Run } from './command-receive.ts';
 
 export const ReadPhase = { WAIT: 0, SEND: 1, AWAIT: 2, STORE: 3, STOPPED: 4 } as const;
 
-const W_REQUEST_ID = T.AUX0;
-/** Window 1: the next command carries the retry flag. Window > 1: it asks from received + 1. */
+const W_REQUEST_ID = T.AUX0; // counter of this group's commands (the low 20 bits of their ids)
+/**
+ * Base protocol: 1 = the next command carries the retry flag. Numbered protocol: commands lost
+ * and not yet asked for again by number (each re-request asks from received + 1).
+ */
 const W_RETRY = T.AUX1;
 const W_FAILURES = T.AUX2;
 const W_OFFSET = T.PAIR; // byte offset of the next journal in the batch staging buffer
@@ -44,9 +47,20 @@ const W_BATCH_BYTES = T.BYTE_LENGTH; // payload bytes of the batch
 const W_STORE_STEP = T.OPCODE; // 0: reserve, 1: data, 2: update information
 const W_SLOT = T.VOLUME; // read window slot whose batch is being stored
 const W_LINK_NEXT = T.GENERATION; // round robin over the group's links
-const W_STOP = T.PORT_SLOT; // 1: the primary reported its group state (S1735)
-const W_PACE = T.ATTEMPTS; // 1: the last schedule said "again at once" — fill the window
+const W_FLAGS = T.PORT_SLOT; // ReadFlag bits
 const F_NEXT_SEND = F.AUX_F64; // when the next command may go out
+
+const ReadFlag = {
+  /** The primary reported its group state (S1735), or the journal volume failed (S1745): reading ends. */
+  STOP: 1,
+  /** The last schedule said "again at once": fill the window. */
+  PACE: 2,
+  /** A response said initial copy has ended; applied once every batch before it is stored (numbered protocol). */
+  COPY_DONE: 4,
+} as const;
+
+/** Request ids carry the group number above this many bits, so groups sharing a link never take each other's responses. */
+const REQUEST_COUNTER_BITS = 20;
 
 /** How long a journal read command may stay unanswered. */
 export const RESPONSE_TIMEOUT_MS = 500;
@@ -68,6 +82,18 @@ export class JournalRead {
     return Math.max(1, Math.min(mem.groups.u8(group, 'read_window'), mem.config.readWindowMax));
   }
 
+  /**
+   * The seed's base protocol (retry flag, release of the previous batch) holds only for one
+   * command at a time over one link: with several links a retry could overtake the command it
+   * repeats. Otherwise the group uses the numbered protocol: re-requests by update number and
+   * release by number.
+   */
+  static basicProtocol(mem: CopyContext['mem'], group: number): boolean {
+    if (JournalRead.windowOf(mem, group) !== 1) return false;
+    for (let i = 1; i < READ_LINKS_MAX; i++) if (mem.groups.readLink(group, i) !== 0) return false;
+    return true;
+  }
+
   /** S930 on the secondary: start the loop (called by the maintenance port). */
   static start(mem: CopyContext['mem'], t: number, group: number, nowMs: number): void {
     const ctxTasks = mem.tasks;
@@ -76,8 +102,7 @@ export class JournalRead {
     ctxTasks[t + T.GROUP] = group;
     ctxTasks[t + W_RETRY] = 0;
     ctxTasks[t + W_FAILURES] = 0;
-    ctxTasks[t + W_STOP] = 0;
-    ctxTasks[t + W_PACE] = 0;
+    ctxTasks[t + W_FLAGS] = 0;
     ctxTasks[t + W_LINK_NEXT] = 0;
     ctxTasks[t + T.CACHE_SLOT] = -1;
     ctxTasks[t + T.PHASE] = ReadPhase.SEND;
@@ -107,29 +132,33 @@ export class JournalRead {
 
   /**
    * The loop of S1700–S1760 over the group's read window: expire unanswered commands, store the
-   * batch that continues the update numbers already stored, send the commands that are due, and
-   * sleep until the next of these can happen.
+   * batch that continues the update numbers already stored, ask again by number for what was
+   * lost, send the commands that are due, and sleep until the next of these can happen.
    */
   private pump(task: number, t: number, group: number, busy: (link: number) => boolean): number {
     const { mem } = this.ctx;
     const tasks = mem.tasks;
     const win = mem.window;
-    if (mem.groups.state(group) !== GroupState.NORMAL || mem.groups.hasFlag(group, GroupFlag.READ_STOPPED) || tasks[t + W_STOP] === 1) {
-      ready(this.ctx, t, ReadPhase.STOPPED);
-      return Run.PROGRESS;
-    }
     const now = this.ctx.clock.nowMs();
     const w = JournalRead.windowOf(mem, group);
+    const basic = JournalRead.basicProtocol(mem, group);
+    const stopping = mem.groups.state(group) !== GroupState.NORMAL || mem.groups.hasFlag(group, GroupFlag.READ_STOPPED) || (tasks[t + W_FLAGS]! & ReadFlag.STOP) !== 0;
     // S1710: a command unanswered for too long failed (the link or the primary lost it).
-    for (let s = 0; s < w; s++) {
-      if (win.state(group, s) === WindowState.AWAITING && now >= win.sentMs(group, s) + RESPONSE_TIMEOUT_MS) {
-        win.release(group, s);
-        this.failed(t, group, 'no response to journal read command');
+    if (!stopping) {
+      for (let s = 0; s < w; s++) {
+        if (win.state(group, s) === WindowState.AWAITING && now >= win.sentMs(group, s) + RESPONSE_TIMEOUT_MS) {
+          win.release(group, s);
+          this.failed(t, group, 'no response to journal read command');
+        }
       }
     }
     // S1800 in update-number order: the batch holding received + 1 is stored next; duplicates go.
+    // What is held is stored even when reading stops (a takeover applies it), unless the journal
+    // volume itself failed.
     const received = mem.groups.f64(group, 'received_number');
+    const jv = mem.groups.journalVolume(group, 0);
     let arrived = 0;
+    let highest = -1;
     for (let s = 0; s < w; s++) {
       if (win.state(group, s) !== WindowState.ARRIVED) continue;
       const first = win.firstNumber(group, s);
@@ -137,27 +166,66 @@ export class JournalRead {
         win.release(group, s); // sent again by a resend: every journal already stored
         continue;
       }
-      // With one command at a time a batch is always next (a gap in it is the store's to report).
-      if (first <= received + 1 || w === 1) return this.beginStore(task, t, group, s);
+      // With the base protocol a batch is always next (a gap in it is the store's to report).
+      if ((first <= received + 1 || basic) && mem.volumes.state(jv) !== VolumeState.ABNORMAL) return this.beginStore(task, t, group, s);
       arrived++;
+      if (highest < 0 || first > win.firstNumber(group, highest)) highest = s;
     }
-    const awaiting = win.countIn(group, WindowState.AWAITING, w);
-    // [0134]: batches wait beyond a gap that no command in flight can fill: ask for it by number.
-    if (arrived > 0 && awaiting === 0) tasks[t + W_RETRY] = 1;
-    // S1700: send while commands are due and the window has room.
+    if (stopping) {
+      ready(this.ctx, t, ReadPhase.STOPPED);
+      return Run.PROGRESS;
+    }
     const f = t >> 1;
-    while (mem.taskFloats[f + F_NEXT_SEND]! <= now && win.countIn(group, WindowState.FREE, w) > 0) {
-      const r = this.send(t, group, w, busy);
+    let awaiting = 0;
+    let numberedInFlight = false;
+    for (let s = 0; s < w; s++) {
+      if (win.state(group, s) !== WindowState.AWAITING) continue;
+      awaiting++;
+      if (win.numbered(group, s)) numberedInFlight = true;
+    }
+    if (!basic) {
+      // S940 once every batch before the flag is stored.
+      if ((tasks[t + W_FLAGS]! & ReadFlag.COPY_DONE) !== 0 && arrived === 0 && awaiting === 0) {
+        tasks[t + W_FLAGS] = tasks[t + W_FLAGS]! & ~ReadFlag.COPY_DONE;
+        this.copyEnded(group);
+      }
+      // [0134]: batches wait beyond a gap no command in flight can fill: ask for it by number.
+      if (arrived > 0 && awaiting === 0 && tasks[t + W_RETRY] === 0) tasks[t + W_RETRY] = 1;
+      if (tasks[t + W_RETRY]! > 0 && !numberedInFlight) {
+        // The re-request needs a slot: give up the batch furthest ahead (the primary still holds
+        // it — it releases only what this secondary has stored — and sends it again later).
+        if (win.countIn(group, WindowState.FREE, w) === 0 && highest >= 0) {
+          win.release(group, highest);
+          arrived--;
+        }
+        mem.taskFloats[f + F_NEXT_SEND] = Math.min(mem.taskFloats[f + F_NEXT_SEND]!, now);
+      }
+    }
+    // S1700: send while commands are due and the window has room.
+    while (mem.taskFloats[f + F_NEXT_SEND]! <= now) {
+      const free = win.countIn(group, WindowState.FREE, w);
+      if (free === 0) break;
+      const numbered = !basic && tasks[t + W_RETRY]! > 0 && !numberedInFlight;
+      // With a gap to fill, the last free slot is kept for the re-request.
+      if (!basic && !numbered && free === 1 && (arrived > 0 || tasks[t + W_RETRY]! > 0)) break;
+      const r = this.send(t, group, w, numbered, busy);
       if (r !== Run.PROGRESS) break;
-      if (tasks[t + W_PACE] !== 1 || w === 1) mem.taskFloats[f + F_NEXT_SEND] = Infinity; // the response schedules the next
+      if (numbered) {
+        numberedInFlight = true;
+        tasks[t + W_RETRY] = tasks[t + W_RETRY]! - 1;
+      }
+      if ((tasks[t + W_FLAGS]! & ReadFlag.PACE) === 0 || basic) mem.taskFloats[f + F_NEXT_SEND] = Infinity; // the response schedules the next
     }
     // Sleep until a command is due or one times out; a response wakes the task earlier.
     let wake = win.countIn(group, WindowState.FREE, w) > 0 ? mem.taskFloats[f + F_NEXT_SEND]! : Infinity;
+    awaiting = 0;
     for (let s = 0; s < w; s++) {
-      if (win.state(group, s) === WindowState.AWAITING) wake = Math.min(wake, win.sentMs(group, s) + RESPONSE_TIMEOUT_MS);
+      if (win.state(group, s) !== WindowState.AWAITING) continue;
+      awaiting++;
+      wake = Math.min(wake, win.sentMs(group, s) + RESPONSE_TIMEOUT_MS);
     }
     if (wake === Infinity) wake = now + Math.max(1, mem.groups.u32(group, 'read_interval_ms'));
-    tasks[t + T.PHASE] = win.countIn(group, WindowState.AWAITING, w) > 0 ? ReadPhase.AWAIT : ReadPhase.WAIT;
+    tasks[t + T.PHASE] = awaiting > 0 ? ReadPhase.AWAIT : ReadPhase.WAIT;
     if (wake <= now) {
       ready(this.ctx, t, tasks[t + T.PHASE]!);
       return Run.PROGRESS;
@@ -167,7 +235,7 @@ export class JournalRead {
   }
 
   /** S1700: send one journal read command on the next usable link; PROGRESS if one went out. */
-  private send(t: number, group: number, w: number, busy: (link: number) => boolean): number {
+  private send(t: number, group: number, w: number, numbered: boolean, busy: (link: number) => boolean): number {
     const { mem } = this.ctx;
     const tasks = mem.tasks;
     const now = this.ctx.clock.nowMs();
@@ -205,18 +273,20 @@ export class JournalRead {
       return Run.WAITING;
     }
     const view = txView(port);
-    const id = (tasks[t + W_REQUEST_ID]! + 1) | 0;
-    tasks[t + W_REQUEST_ID] = id;
-    const numbered = w > 1 && tasks[t + W_RETRY] === 1;
+    const basic = JournalRead.basicProtocol(mem, group);
+    const counter = ((tasks[t + W_REQUEST_ID]! + 1) & ((1 << REQUEST_COUNTER_BITS) - 1)) || 1;
+    tasks[t + W_REQUEST_ID] = counter;
+    const id = (group << REQUEST_COUNTER_BITS) | counter;
+    const from = numbered ? mem.groups.f64(group, 'received_number') + 1 : 0;
     view.setUint32(JnlrdOff.GROUP, mem.groups.partnerGroup(group), true);
     view.setUint32(JnlrdOff.REQUESTER, mem.config.systemNumber, true);
     view.setUint32(JnlrdOff.REQUEST_ID, id, true);
-    view.setUint8(JnlrdOff.RETRY, w === 1 ? tasks[t + W_RETRY]! : 0);
+    view.setUint8(JnlrdOff.RETRY, basic ? tasks[t + W_RETRY]! : 0);
     let mode = mem.groups.u8(group, 'release_mode');
     // UP_TO: the primary may free what this secondary has applied (seed 002 §10.4's notification).
-    // With several commands in flight "the previous batch" means nothing: release what is stored.
+    // In the numbered protocol "the previous batch" means nothing: release what is stored.
     let releaseNumber = mode === ReleaseMode.UP_TO ? mem.groups.restoredNumber(group) : 0;
-    if (w > 1 && mode === ReleaseMode.NEXT_COMMAND) {
+    if (!basic && mode === ReleaseMode.NEXT_COMMAND) {
       mode = ReleaseMode.UP_TO;
       releaseNumber = mem.groups.f64(group, 'received_number');
     }
@@ -225,17 +295,14 @@ export class JournalRead {
     view.setUint32(JnlrdOff.MAX_JOURNALS, mem.groups.u32(group, 'batch_journals_max'), true);
     view.setUint32(JnlrdOff.MAX_BYTES, Math.min(mem.config.journalBatchBytes, port.payloadMax), true);
     view.setFloat64(JnlrdOff.RELEASE_NUMBER, releaseNumber, true);
-    view.setFloat64(JnlrdOff.FROM_NUMBER, numbered ? mem.groups.f64(group, 'received_number') + 1 : 0, true);
+    view.setFloat64(JnlrdOff.FROM_NUMBER, from, true);
     if (!port.sendStaging(Frame.JNLRD, 0, JNLRD_BYTES)) {
       if (!port.isUp()) this.failed(t, group, 'link is down');
       else mem.taskFloats[(t >> 1) + F_NEXT_SEND] = now + 0.1;
       return Run.WAITING;
     }
-    if (numbered) {
-      tasks[t + W_RETRY] = 0;
-      this.ctx.stats[Stat.READS_BY_NUMBER]!++;
-    }
-    mem.window.sent(group, slot, link, id, numbered, now);
+    if (numbered) this.ctx.stats[Stat.READS_BY_NUMBER]!++;
+    mem.window.sent(group, slot, link, id, from, now);
     return Run.PROGRESS;
   }
 
@@ -246,17 +313,18 @@ export class JournalRead {
     const rx = rxView(port);
     const id = rx.getUint32(RespOff.REQUEST_ID, true);
     const win = mem.window;
-    for (let group = 1; group < mem.groups.count; group++) {
-      const t = taskWord(this.ctx, this.taskOf(group));
-      if (mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.KIND] !== TaskKind.JOURNAL_READ || mem.tasks[t + T.GROUP] !== group) continue;
-      const w = JournalRead.windowOf(mem, group);
-      for (let s = 0; s < w; s++) {
-        if (win.state(group, s) !== WindowState.AWAITING || win.link(group, s) !== link || win.requestId(group, s) !== id) continue;
-        this.handle(t, group, s, port, rx);
-        // Wake the task unless it is in the middle of storing another batch.
-        if (mem.tasks[t + T.PHASE] !== ReadPhase.STORE && mem.tasks[t + T.STATE] === TaskState.WAITING) ready(this.ctx, t, mem.tasks[t + T.PHASE]!);
-        return true;
-      }
+    // The request id names the group (its high bits): only that group's commands can match.
+    const group = id >>> REQUEST_COUNTER_BITS;
+    if (!mem.groups.exists(group)) return false;
+    const t = taskWord(this.ctx, this.taskOf(group));
+    if (mem.tasks[t + T.STATE] === TaskState.FREE || mem.tasks[t + T.KIND] !== TaskKind.JOURNAL_READ || mem.tasks[t + T.GROUP] !== group) return false;
+    const w = JournalRead.windowOf(mem, group);
+    for (let s = 0; s < w; s++) {
+      if (win.state(group, s) !== WindowState.AWAITING || win.link(group, s) !== link || win.requestId(group, s) !== id) continue;
+      this.handle(t, group, s, port, rx);
+      // Wake the task unless it is in the middle of storing another batch.
+      if (mem.tasks[t + T.PHASE] !== ReadPhase.STORE && mem.tasks[t + T.STATE] === TaskState.WAITING) ready(this.ctx, t, mem.tasks[t + T.PHASE]!);
+      return true;
     }
     return false;
   }
@@ -268,11 +336,14 @@ export class JournalRead {
     const kind = rx.getUint8(RespOff.KIND);
     mem.groups.setF64(group, 'primary_usage', rx.getFloat64(RespOff.PRIMARY_USAGE, true));
     mem.groups.setF64(group, 'last_contact_ms', now);
-    const numbered = win.numbered(group, slot);
+    const basic = JournalRead.basicProtocol(mem, group);
+    const from = win.numbered(group, slot) ? win.firstNumber(group, slot) : 0;
     win.release(group, slot);
     if (kind === ResponseKind.REFUSED) {
       const reason = rx.getUint32(RespOff.REFUSAL, true);
       if (reason === RefusalReason.RELEASED) {
+        // Released because this secondary stored them meanwhile (another answer came first): nothing lost.
+        if (from > 0 && from <= mem.groups.f64(group, 'received_number')) return;
         // The journals after the last one stored are gone from the primary: the copy cannot go on in order.
         this.abnormal(t, group, `journal sequence gap: the primary released journals from ${mem.groups.f64(group, 'received_number') + 1} before they were stored`);
         return;
@@ -288,14 +359,18 @@ export class JournalRead {
         mem.groups.setState(group, state);
         this.ctx.trace(`group ${group}: ${GROUP_STATE_NAME[before]} -> ${GROUP_STATE_NAME[state] ?? state} (primary group reports it, S1735)`);
       }
-      mem.tasks[t + W_STOP] = 1;
+      mem.tasks[t + W_FLAGS] = mem.tasks[t + W_FLAGS]! | ReadFlag.STOP;
       return;
     }
     this.healthy(t, group);
-    if ((rx.getUint8(RespOff.FLAGS) & RESPONSE_FLAG_COPY_COMPLETE) !== 0) this.copyEnded(group);
+    if ((rx.getUint8(RespOff.FLAGS) & RESPONSE_FLAG_COPY_COMPLETE) !== 0) {
+      // S940. With batches possibly still on their way, only once everything before is stored.
+      if (basic) this.copyEnded(group);
+      else mem.tasks[t + W_FLAGS] = mem.tasks[t + W_FLAGS]! | ReadFlag.COPY_DONE;
+    }
     if (kind === ResponseKind.NO_JOURNAL) {
       // S1720/S1725: nothing to read; ask again after the interval.
-      if (JournalRead.windowOf(mem, group) === 1 || numbered) mem.tasks[t + W_RETRY] = 0;
+      if (basic) mem.tasks[t + W_RETRY] = 0;
       this.schedule(t, group, 0, 0);
       return;
     }
@@ -335,7 +410,7 @@ export class JournalRead {
       mem.groups.setState(group, GroupState.ABNORMAL);
       this.ctx.trace(`group ${group}: normal -> abnormal (${why})`);
     }
-    mem.tasks[t + W_STOP] = 1;
+    mem.tasks[t + W_FLAGS] = mem.tasks[t + W_FLAGS]! | ReadFlag.STOP;
   }
 
   /** Starts storing the batch of window slot `slot`. */
@@ -445,7 +520,7 @@ export class JournalRead {
     }
     // S1760: the batch is stored; time the next read.
     mem.window.release(group, slot);
-    if (JournalRead.windowOf(mem, group) === 1) tasks[t + W_RETRY] = 0;
+    if (JournalRead.basicProtocol(mem, group)) tasks[t + W_RETRY] = 0;
     this.schedule(t, group, tasks[t + W_BATCH]!, tasks[t + W_BATCH_BYTES]!);
     ready(this.ctx, t, ReadPhase.WAIT);
     return Run.PROGRESS;
@@ -474,8 +549,8 @@ export class JournalRead {
     // Discard what is not stored and ask the primary to send it again (retry flag; with several
     // commands in flight, a command from the first journal not stored).
     mem.window.release(group, slot);
-    mem.tasks[t + W_RETRY] = 1;
-    mem.tasks[t + W_PACE] = 0;
+    this.askAgain(t, group);
+    mem.tasks[t + W_FLAGS] = mem.tasks[t + W_FLAGS]! & ~ReadFlag.PACE;
     mem.taskFloats[(t >> 1) + F_NEXT_SEND] = now + interval;
     mem.tasks[t + T.PHASE] = ReadPhase.WAIT;
     sleepUntil(this.ctx, t, now + interval);
@@ -502,7 +577,7 @@ export class JournalRead {
       // Claim 6: a fuller primary journal is read sooner.
       case ReadPolicy.PRIMARY_USAGE: interval = base * (1 - Math.min(1, mem.groups.f64(group, 'primary_usage'))); break;
     }
-    mem.tasks[t + W_PACE] = interval <= 0 ? 1 : 0;
+    mem.tasks[t + W_FLAGS] = interval <= 0 ? mem.tasks[t + W_FLAGS]! | ReadFlag.PACE : mem.tasks[t + W_FLAGS]! & ~ReadFlag.PACE;
     mem.taskFloats[(t >> 1) + F_NEXT_SEND] = this.ctx.clock.nowMs() + Math.max(0, interval);
   }
 
@@ -532,11 +607,17 @@ export class JournalRead {
       mem.groups.setF64(group, 'failing_since_ms', now);
       this.ctx.trace(`group ${group}: journal reads failing (${why})`);
     }
-    mem.tasks[t + W_RETRY] = 1;
-    mem.tasks[t + W_PACE] = 0;
+    this.askAgain(t, group);
+    mem.tasks[t + W_FLAGS] = mem.tasks[t + W_FLAGS]! & ~ReadFlag.PACE;
     const base = Math.max(1, mem.groups.u32(group, 'read_interval_ms'));
     const backoff = Math.min(BACKOFF_MAX_MS, base * 2 ** Math.min(failures, 16));
     mem.taskFloats[(t >> 1) + F_NEXT_SEND] = now + backoff;
+  }
+
+  /** What was lost must be asked for again: the retry flag, or one more re-request by number. */
+  private askAgain(t: number, group: number): void {
+    const { mem } = this.ctx;
+    mem.tasks[t + W_RETRY] = JournalRead.basicProtocol(mem, group) ? 1 : Math.min(mem.tasks[t + W_RETRY]! + 1, JournalRead.windowOf(mem, group));
   }
 
   private healthy(t: number, group: number): void {

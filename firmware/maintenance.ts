@@ -16,7 +16,7 @@ import { GROUP_STATE_NAME } from './structs/group-info.ts';
 import { PAIR_STATE_NAME } from './structs/pair-info.ts';
 import { STAT_COUNTERS_PER_PROCESSOR, STAT_NAMES } from './structs/statistics.ts';
 import { decodeRecord, type DecodedValue } from './structs/struct.ts';
-import { TASK_RECORD, TASK_WAIT_NAME, TASK_WORDS, TaskState, TaskWord } from './structs/task.ts';
+import { TASK_RECORD, TASK_WAIT_NAME, TASK_WORDS, TaskState, TaskWord, namesVolume } from './structs/task.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
 export type MaintStatus = 'ok' | 'rejected';
@@ -274,7 +274,7 @@ export class MaintenancePort {
     let n = 0;
     for (let task = 0; task < geometry.processors * geometry.tasksPerProcessor; task++) {
       const t = task * TASK_WORDS;
-      if (tasks[t + TaskWord.STATE] !== TaskState.FREE && tasks[t + TaskWord.VOLUME] === volume) n++;
+      if (tasks[t + TaskWord.STATE] !== TaskState.FREE && namesVolume(tasks[t + TaskWord.KIND]!) && tasks[t + TaskWord.VOLUME] === volume) n++;
     }
     return n;
   }

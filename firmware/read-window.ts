@@ -7,7 +7,7 @@
 // Layout per group (readWindowMax entries of READ_WINDOW_ENTRY_BYTES):
 //  off size field
 //    0    1 state          WindowState: free, awaiting a response, arrived (batch in its buffer)
-//    1    1 numbered       1 = the command asked for journals from a named update number
+//    1    1 numbered       1 = the command asked for journals from a named update number (first_number)
 //    2    2 reserved
 //    4    4 link           the link the command went out on
 //    8    4 request_id     echoed by the response
@@ -15,7 +15,8 @@
 //   16    4 bytes          payload bytes of the arrived batch (its header included)
 //   20    4 reserved
 //   24    8 sent_ms        float64: when the command was sent (its timeout runs from here)
-//   32    8 first_number   float64: update number of the batch's first journal
+//   32    8 first_number   float64: update number of the batch's first journal; while awaiting a
+//                          numbered command, the number it asked from
 //   40    8 reserved
 
 import { assert } from './assert.ts';
@@ -46,17 +47,17 @@ export class ReadWindow {
   sentMs(group: number, slot: number): number { return this.view.getFloat64(this.at(group, slot) + 24, true); }
   firstNumber(group: number, slot: number): number { return this.view.getFloat64(this.at(group, slot) + 32, true); }
 
-  /** A command went out on `link`. */
-  sent(group: number, slot: number, link: number, requestId: number, numbered: boolean, nowMs: number): void {
+  /** A command went out on `link`; `fromNumber` > 0 for a numbered one. */
+  sent(group: number, slot: number, link: number, requestId: number, fromNumber: number, nowMs: number): void {
     const at = this.at(group, slot);
     this.view.setUint8(at, WindowState.AWAITING);
-    this.view.setUint8(at + 1, numbered ? 1 : 0);
+    this.view.setUint8(at + 1, fromNumber > 0 ? 1 : 0);
     this.view.setUint32(at + 4, link, true);
     this.view.setUint32(at + 8, requestId, true);
     this.view.setUint32(at + 12, 0, true);
     this.view.setUint32(at + 16, 0, true);
     this.view.setFloat64(at + 24, nowMs, true);
-    this.view.setFloat64(at + 32, 0, true);
+    this.view.setFloat64(at + 32, fromNumber, true);
   }
 
   /** Its response's batch is in the slot's staging buffer. */

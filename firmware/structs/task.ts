@@ -49,6 +49,15 @@ export const TASK_WAIT_NAME = ['none', 'cache-full', 'slot-busy', 'stage', 'time
 export const TaskKind = { HOST: 1, RECEPTION: 2, JOURNAL_READ: 3, RESTORE: 4, INITIAL_COPY: 5, FORWARD: 6, MIRROR: 7 } as const;
 export const TASK_KIND_NAME = ['none', 'host', 'journal-read-reception', 'journal-read', 'restore', 'initial-copy', 'forward', 'mirror'] as const;
 
+/**
+ * Whether a live task of this kind works on the volume and pair its volume and pair words name
+ * (what "commands in progress" scans look for). Journal read, its reception and configuration
+ * forwarding keep other things in those words.
+ */
+export function namesVolume(kind: number): boolean {
+  return kind !== TaskKind.RECEPTION && kind !== TaskKind.JOURNAL_READ && kind !== TaskKind.FORWARD;
+}
+
 /** Service tasks per group: journal read 240, restore 250, initial copy. */
 export const GROUP_SERVICE_TASKS = 3;
 export const GroupService = { JOURNAL_READ: 0, RESTORE: 1, INITIAL_COPY: 2 } as const;

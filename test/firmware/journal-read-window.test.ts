@@ -12,9 +12,11 @@
 import { describe, expect, it } from 'vitest';
 import { BLOCK_BYTES } from '../../firmware/config.ts';
 import { RESPONSE_TIMEOUT_MS } from '../../firmware/journal-read.ts';
-import { RefusalReason, ReleaseMode, ResponseKind } from '../../firmware/link-protocol.ts';
+import { RESPONSE_FLAG_COPY_COMPLETE, RefusalReason, ReleaseMode, ResponseKind } from '../../firmware/link-protocol.ts';
 import { WindowState } from '../../firmware/read-window.ts';
 import { GroupState } from '../../firmware/structs/group-info.ts';
+import { PairState } from '../../firmware/structs/pair-info.ts';
+import { GROUP_SERVICE_TASKS, GroupService, TASK_WORDS, TaskWord as T } from '../../firmware/structs/task.ts';
 import { decodeUpdateInfo, emptyUpdateInfo } from '../../firmware/structs/update-info-codec.ts';
 import type { LinkEndpoint } from '../../hal/link.ts';
 import { decodeJnlrd, encodeResponse, Frame, sendFrame, takeFrame, wireJournal, type DecodedJnlrd, type WireJournal } from '../support/frames.ts';
@@ -37,7 +39,9 @@ function secondary(o: { window?: number; batch?: number } = {}): Harness {
     readWindowMax: 3,
     volumes: [
       { number: 1, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 0 },
+      { number: 2, format: 'OPEN3', capacityBlocks: 64, drive: 0, startBlock: 256 },
       { number: 3, format: 'OPEN3', capacityBlocks: 256, drive: 1, startBlock: 0 },
+      { number: 4, format: 'OPEN3', capacityBlocks: 256, drive: 1, startBlock: 256 },
     ],
   });
   expect(h.copy.createGroup(B, {
@@ -78,11 +82,11 @@ function jn(n: number): WireJournal {
   return wireJournal({ updateNumber: n, groupNumber: A, targetVolume: 11, targetBlock: n, dataVolume: 9, dataPosition: 40960 + n * 512 }, pattern(BLOCK_BYTES, 500 + n));
 }
 
-function answer(h: Harness, c: Cmd, journals: number[] | 'none' | { refused: number }): void {
+function answer(h: Harness, c: Cmd, journals: number[] | 'none' | { refused: number }, flags = 0): void {
   const fields = journals === 'none' ? { kind: ResponseKind.NO_JOURNAL }
     : Array.isArray(journals) ? { journals: journals.map(jn) }
       : { kind: ResponseKind.REFUSED, refusal: journals.refused };
-  sendFrame(h.peers.get(c.link)!, Frame.JNLRD_RESPONSE, encodeResponse({ requestId: c.requestId, ...fields }));
+  sendFrame(h.peers.get(c.link)!, Frame.JNLRD_RESPONSE, encodeResponse({ requestId: c.requestId, flags, ...fields }));
 }
 
 function settle(h: Harness, rounds = 8): void {
@@ -209,6 +213,129 @@ describe('journal read 240 with a read window', () => {
     expect(commands(h, 200, 1)).toEqual([]);
     expect(h.mem.groups.f64(B, 'failing_since_ms')).toBeGreaterThan(0);
     expect(h.trace.some((l) => l.includes('journal reads failing (link is down)'))).toBe(true);
+  });
+});
+
+describe('journal read 240 with a read window: losses, races and stops (review findings)', () => {
+  it('two responses lost, one batch between them arriving: both gaps are asked for again by number, one after the other, and reading never stalls', () => {
+    const h = secondary();
+    const [c1, c2, c3] = threeInFlight(h);
+    answer(h, c2!, [5, 6]); // c1 (3..4) and c3 (7..8) are lost
+    settle(h);
+    // Both time out: the first re-request asks from 3.
+    const r1 = commands(h, RESPONSE_TIMEOUT_MS + 100, 1).filter((c) => c.fromNumber !== 0);
+    expect(r1.map((c) => c.fromNumber)).toEqual([3]);
+    answer(h, r1[0]!, [3, 4]);
+    settle(h, 20);
+    expect(h.mem.groups.f64(B, 'received_number')).toBe(6);
+    // The second loss is still owed: the next re-request asks from 7, and a slot is kept for it.
+    const more = commands(h, 50, 1);
+    const r2 = more.find((c) => c.fromNumber !== 0);
+    expect(r2).toMatchObject({ fromNumber: 7 });
+    for (const c of more) if (c !== r2) answer(h, c, c.fromNumber === 0 ? [9 + 2 * more.indexOf(c), 10 + 2 * more.indexOf(c)] : 'none');
+    answer(h, r2!, [7, 8]);
+    settle(h, 40);
+    expect(h.mem.groups.f64(B, 'received_number')).toBeGreaterThanOrEqual(8);
+    expect(h.mem.groups.state(B)).toBe(GroupState.NORMAL);
+    void c1; void c3;
+  });
+
+  it('every slot holding a batch beyond a gap, nothing in flight: the furthest batch is given up so the gap can be asked for', () => {
+    const h = secondary();
+    const [c1, c2, c3] = threeInFlight(h);
+    answer(h, c2!, [5, 6]);
+    answer(h, c3!, [7, 8]);
+    settle(h);
+    // c1 times out; its slot goes to the re-request (the other two wait).
+    const r = commands(h, RESPONSE_TIMEOUT_MS + 100, 1).find((c) => c.fromNumber !== 0)!;
+    expect(r.fromNumber).toBe(3);
+    answer(h, r, [3, 4]);
+    settle(h, 20);
+    expect(stored(h)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    void c1;
+  });
+
+  it('RELEASED for a re-request whose journals were stored meanwhile is no gap: the group stays normal', () => {
+    const h = secondary();
+    const [c1, c2, c3] = threeInFlight(h);
+    answer(h, c2!, [5, 6]);
+    answer(h, c3!, 'none');
+    settle(h);
+    const r = commands(h, RESPONSE_TIMEOUT_MS + 100, 1).find((c) => c.fromNumber !== 0)!;
+    // The re-request is answered: 3..6 stored. A second re-request from 3 was still out (a later
+    // loss asked again while the first was in flight); the primary, told that 6 is stored, has
+    // released 3..6 and refuses it with RELEASED.
+    answer(h, r, [3, 4]);
+    settle(h, 20);
+    expect(h.mem.groups.f64(B, 'received_number')).toBe(6);
+    const slot = [0, 1, 2].find((k) => h.mem.window.state(B, k) !== WindowState.ARRIVED)!; // stands for a second re-request still out
+    const id = (B << 20) | 0x7abc;
+    h.mem.window.sent(B, slot, 1, id, 3, h.clock.nowMs());
+    answer(h, { ...r, link: 1, requestId: id }, { refused: RefusalReason.RELEASED });
+    settle(h);
+    expect(h.mem.groups.state(B)).toBe(GroupState.NORMAL);
+    void c1;
+  });
+
+  it('the copy-complete flag on a batch that arrives ahead of a gap waits until everything before it is stored', () => {
+    const h = secondary();
+    const [c1, c2, c3] = threeInFlight(h);
+    const pair = h.mem.groups.pairAt(B, 0);
+    answer(h, c3!, [7, 8], RESPONSE_FLAG_COPY_COMPLETE);
+    answer(h, c2!, [5, 6]);
+    settle(h);
+    expect(h.mem.pairs.state(pair)).toBe(PairState.NOT_COPIED);
+    answer(h, c1!, [3, 4]);
+    settle(h, 30);
+    commands(h, 5);
+    expect(h.mem.pairs.state(pair)).toBe(PairState.NORMAL);
+  });
+
+  it('a takeover while batches wait in the window stores every batch it can before reading stops', () => {
+    const h = secondary();
+    const [c1, c2, c3] = threeInFlight(h);
+    answer(h, c2!, [5, 6]);
+    answer(h, c1!, [3, 4]);
+    expect(h.copy.takeover(B).status).toBe('ok');
+    settle(h, 30);
+    expect(stored(h)).toEqual([1, 2, 3, 4, 5, 6]);
+    void c3;
+  });
+
+  it('window 1 over two links uses the numbered protocol: release by number, a lost response asked for by number', () => {
+    const h = secondary({ window: 1 });
+    const [c] = commands(h);
+    expect(c).toMatchObject({ releaseMode: ReleaseMode.UP_TO, retry: 0, fromNumber: 0 });
+    answer(h, c!, [1, 2]);
+    const [lost] = commands(h);
+    expect(lost).toMatchObject({ releaseNumber: 2 });
+    const again = commands(h, RESPONSE_TIMEOUT_MS + 100, 1);
+    expect(again[0]).toMatchObject({ retry: 0, fromNumber: 3 });
+  });
+
+  it('two secondary groups reading over one link never take each other\'s responses (the request id names the group)', () => {
+    const h = secondary();
+    expect(h.copy.createGroup(3, { role: 'secondary', partnerSystem: 2, partnerGroup: 5, link: 1, readPolicy: 'FIXED', readIntervalMs: 10 }).status).toBe('ok');
+    expect(h.copy.registerPair(3, { primarySystem: 2, primaryVolume: 15, secondaryVolume: 2 }).status).toBe('ok');
+    expect(h.copy.registerJournalVolume(3, 4).status).toBe('ok');
+    expect(h.copy.startCopy(3).status).toBe('ok');
+    const first = commands(h);
+    expect(first.map((c) => c.group).sort()).toEqual([A, 5]);
+    const [forB, for3] = [first.find((c) => c.group === A)!, first.find((c) => c.group === 5)!];
+    expect(forB.requestId).not.toBe(for3.requestId);
+    answer(h, for3, 'none');
+    answer(h, forB, [1, 2]);
+    settle(h, 20);
+    expect(h.mem.groups.f64(B, 'received_number')).toBe(2);
+    expect(h.mem.groups.f64(3, 'received_number')).toBe(0);
+  });
+
+  it('a journal read task whose task words happen to hold a volume number does not block volume definition', () => {
+    const h = secondary();
+    commands(h);
+    const t = (h.mem.geometry.serviceTaskBase + B * GROUP_SERVICE_TASKS + GroupService.JOURNAL_READ) * TASK_WORDS;
+    h.mem.tasks[t + T.VOLUME] = 5;
+    expect(h.maintenance.defineVolume({ number: 5, capacityBlocks: 64, drive: 1, startBlock: 512 }).status).toBe('ok');
   });
 });
 
