@@ -20,7 +20,7 @@ import { TASK_WORDS, TaskF64 as F, TaskKind, TaskState, TaskWait, TaskWord as T 
 import { CacheIo, IO_DONE, IO_WAIT, type IoContext } from './cache-io.ts';
 import { Journal, JournalCreation, type Reservation } from './journal-create.ts';
 import { UI_SLOT_BYTES } from './journal-ring.ts';
-import { encodeUpdateInfo } from './structs/update-info-codec.ts';
+import { emptyUpdateInfo, encodeUpdateInfo, type UpdateInfoFields } from './structs/update-info-codec.ts';
 import { crc32c } from '../hal/crc32c.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VolumeState } from './structs/volume-info.ts';
 import { PairState } from './structs/pair-info.ts';
@@ -53,6 +53,8 @@ export class CommandReceive {
   private readonly io: CacheIo;
   private readonly journals: JournalCreation;
   private readonly reservation: Reservation = { updateNumber: 0, journalVolume: 0, uiPosition: 0, wdPosition: 0 };
+  /** The update information being built (S1360), reused so a journal allocates nothing. */
+  private readonly ui: UpdateInfoFields = emptyUpdateInfo();
   /** Slots a primary-volume write holds at once (pinned and locked) within one step. */
   private readonly heldSlots: Int32Array;
   private readonly hostWords: Int32Array;
@@ -392,18 +394,18 @@ export class CommandReceive {
       const scratch = this.scratchOffset(task);
       mem.scratchBytes.fill(0, scratch, scratch + UI_SLOT_BYTES);
       const pair = this.tasks[t + T.PAIR]!;
-      encodeUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, {
-        flags: 0,
-        receiveMs: this.floats[f + F.RECEIVED_MS]!,
-        updateNumber: this.floats[f + F.UPDATE_NUMBER]!,
-        groupNumber: mem.pairs.groupNumber(pair),
-        targetVolume: this.tasks[t + T.VOLUME]!,
-        targetBlock: this.tasks[t + T.LBA]!,
-        dataBlocks: byteLength / BLOCK_BYTES,
-        dataVolume: journalVolume,
-        dataChecksum: crc32c(this.ctx.ports.bytes, hostWord << 2, byteLength),
-        dataPosition: this.floats[f + F.WD_POSITION]!,
-      });
+      const ui = this.ui;
+      ui.flags = 0;
+      ui.receiveMs = this.floats[f + F.RECEIVED_MS]!;
+      ui.updateNumber = this.floats[f + F.UPDATE_NUMBER]!;
+      ui.groupNumber = mem.pairs.groupNumber(pair);
+      ui.targetVolume = this.tasks[t + T.VOLUME]!;
+      ui.targetBlock = this.tasks[t + T.LBA]!;
+      ui.dataBlocks = byteLength / BLOCK_BYTES;
+      ui.dataVolume = journalVolume;
+      ui.dataChecksum = crc32c(this.ctx.ports.bytes, hostWord << 2, byteLength);
+      ui.dataPosition = this.floats[f + F.WD_POSITION]!;
+      encodeUpdateInfo(mem.scratchView, mem.scratchBytes, scratch, ui);
       this.tasks[t + T.AUX_CURSOR] = 0;
       this.tasks[t + T.PHASE] = WritePhase.JOURNAL_UI;
     }
