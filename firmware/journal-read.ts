@@ -162,12 +162,14 @@ export class JournalRead {
     for (let s = 0; s < w; s++) {
       if (win.state(group, s) !== WindowState.ARRIVED) continue;
       const first = win.firstNumber(group, s);
+      // The batch that continues what is stored goes next — a resend of journals all stored
+      // already too: the store skips them and times the next read (S1760). With the base protocol
+      // a batch is always next (a gap in it is the store's to report).
+      if ((first <= received + 1 || basic) && mem.volumes.state(jv) !== VolumeState.ABNORMAL) return this.beginStore(task, t, group, s);
       if (first + win.count(group, s) - 1 <= received) {
-        win.release(group, s); // sent again by a resend: every journal already stored
+        win.release(group, s);
         continue;
       }
-      // With the base protocol a batch is always next (a gap in it is the store's to report).
-      if ((first <= received + 1 || basic) && mem.volumes.state(jv) !== VolumeState.ABNORMAL) return this.beginStore(task, t, group, s);
       arrived++;
       if (highest < 0 || first > win.firstNumber(group, highest)) highest = s;
     }

@@ -433,6 +433,23 @@ describe('journal read 240: no response (timeout) and back-off', () => {
     expect(command(s).retry).toBe(0);
   });
 
+  it('a retry answered only with journals stored already: they are skipped and the next read follows after the interval (no stall)', () => {
+    const s = secondary({ readIntervalMs: 10 });
+    deliver(s, [jn(1), jn(2)]);
+    const lost = command(s); // its response (journals 1..2 again, say) is lost
+    const retry = command(s, RESPONSE_TIMEOUT_MS + 100, 1);
+    expect(retry.retry).toBe(1);
+    respond(s, retry, { journals: [jn(1), jn(2)] });
+    for (let i = 0; i < 4; i++) stepAll(s.h);
+    expect(s.h.mem.groups.f64(B, 'received_number')).toBe(2);
+    expect(ring(s.h)).toMatchObject({ ui_newest: 1024 });
+    const r = nextCommand(s, 50, 0.5);
+    expect(r).not.toBeNull();
+    expectDelay(r!.delay, 10, 0.5);
+    expect(r!.cmd.retry).toBe(0);
+    void lost;
+  });
+
   it('with the link down the reads fail and retry with back-off; once it is back, reading resumes with the retry flag', () => {
     const s = secondary({ readIntervalMs: 10 });
     respond(s, command(s), { kind: ResponseKind.NO_JOURNAL });
