@@ -2,7 +2,7 @@
 // its ratio to the limit that bounds it, the targets and whether each was met), rendered as
 // JSON, as a Markdown summary, and as SVG charts.
 
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import type { CopyLimit, LockLimit, SequentialWriteLimit } from './limits.ts';
 import type { MicroResult } from './micro.ts';
 import type { PrimaryMeasurement } from './primary.ts';
@@ -18,10 +18,15 @@ export interface Machine {
   node: string;
   v8: string;
   platform: string;
+  /** 1-minute load average (runnable threads, machine-wide) when the run started and ended. */
+  loadAverageAtStart: number;
+  loadAverageAtEnd: number;
 }
 
-export function describeMachine(): Machine {
+export function describeMachine(loadAverageAtStart = loadavg()[0]!): Machine {
   return {
+    loadAverageAtStart,
+    loadAverageAtEnd: loadavg()[0]!,
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
     cores: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
@@ -138,7 +143,7 @@ export function markdown(r: BenchResult, charts: string[]): string {
   const lines: string[] = [
     `# Journal throughput benchmark${r.quick ? ' (quick run: figures not meaningful)' : ''}`,
     '',
-    `${r.startedAt} — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node} (V8 ${m.v8}), ${m.platform}.`,
+    `${r.startedAt} — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node} (V8 ${m.v8}), ${m.platform}; load average ${m.loadAverageAtStart.toFixed(1)} at the start and ${m.loadAverageAtEnd.toFixed(1)} at the end (other work on the same ${m.cores} cores).`,
     'Every figure was measured in this run next to the limits below; on a shared machine read the ratios and the per-core-second figures rather than the absolute numbers.',
     '',
     '## Limits (this machine, this run)',
@@ -251,7 +256,7 @@ export function readmeSection(r: BenchResult): string {
   };
   return [
     README_START,
-    `Latest run: ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cpu}, ${m.cores} cores, Node ${m.node} — a shared machine, so read the ratios. Full report: [bench/results/latest.md](bench/results/latest.md).`,
+    `Latest run: ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.loadAverageAtStart.toFixed(1)} at the start (a shared machine: read the ratios). Full report: [bench/results/latest.md](bench/results/latest.md).`,
     '',
     ...targetsTable(r.targets),
     '',

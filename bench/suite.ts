@@ -9,7 +9,7 @@
 //   micro        the primitives, with `benchmark`
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { measureCopy, measureLocks, measureSequentialWrite } from './limits.ts';
 import { runMicro } from './micro.ts';
@@ -41,6 +41,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
   const { quick, log } = o;
   const cores = availableParallelism();
   const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg()[0]!;
   const has = (s: Scenario): boolean => o.only.includes(s);
   const writeSizes = quick ? [4096] : [512, 4096, 65536];
   const adapterCounts = quick ? [1] : [...new Set([1, cores, 2 * cores])];
@@ -109,7 +110,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
     startedAt,
     finishedAt: new Date().toISOString(),
     quick,
-    machine: describeMachine(),
+    machine: describeMachine(loadAtStart),
     configuration,
     limits,
     hotPath: hotPath.map((m) => hotPathRow(m, limits)),
