@@ -53,6 +53,9 @@ export function percent(fraction: number): string {
   return `${(100 * fraction).toFixed(1)}%`;
 }
 
+/** The window progress rates are measured over. */
+const RATE_WINDOW_MS = 3000;
+
 /**
  * Progress of a long operation. update() with the fraction done (0..1) and the units done so far
  * (bytes or journals, for the rate); a terminal gets one redrawn bar, anything else a line at
@@ -62,14 +65,22 @@ export class Progress {
   private readonly started = Date.now();
   private lastLineMs = 0;
   private drawn = false;
+  private readonly samples: Array<{ atMs: number; done: number; fraction: number }> = [];
 
   constructor(private readonly label: string, private readonly out: NodeJS.WriteStream, private readonly unit: 'bytes' | 'journals', private readonly intervalMs = 1000) {}
 
   update(fraction: number, done: number): void {
     const f = Math.max(0, Math.min(1, fraction));
-    const elapsedMs = Date.now() - this.started;
-    const rate = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
-    const eta = f > 0 && f < 1 ? (elapsedMs * (1 - f)) / f : 0;
+    const now = Date.now();
+    const elapsedMs = now - this.started;
+    // The rate over the last few seconds, not since the start: a rate that changes shows.
+    this.samples.push({ atMs: now, done, fraction: f });
+    while (this.samples.length > 2 && now - this.samples[0]!.atMs > RATE_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0]!;
+    const windowMs = now - first.atMs;
+    const rate = windowMs > 0 ? ((done - first.done) * 1000) / windowMs : 0;
+    const perMs = windowMs > 0 ? (f - first.fraction) / windowMs : 0;
+    const eta = f >= 1 ? 0 : perMs > 0 ? (1 - f) / perMs : f > 0 ? (elapsedMs * (1 - f)) / f : Number.NaN;
     const rateText = this.unit === 'bytes' ? `${bytes(rate)}/s` : `${rate.toFixed(0)} journals/s`;
     if (this.out.isTTY) {
       const width = 30;

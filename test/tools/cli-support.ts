@@ -90,13 +90,18 @@ export interface CliResult {
   stderr: string;
 }
 
+/** One CLI process; CLI_TIMING=1 logs how long each took (the e2e test's time is mostly these). */
 export function cli(topology: string | null, ...args: string[]): Promise<CliResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...(topology ? ['-t', topology] : []), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((done) => child.on('exit', (code) => done({ code, stdout, stderr })));
+  const t0 = Date.now();
+  return new Promise((done) => child.on('exit', (code) => {
+    if (process.env.CLI_TIMING) console.log(`${Date.now() - t0} ms: ${args.join(' ')} -> ${code}`);
+    done({ code, stdout, stderr });
+  }));
 }
 
 /** The CLI with --json, which must succeed; its parsed output. */

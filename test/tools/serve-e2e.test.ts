@@ -31,7 +31,7 @@ async function until<T>(what: string, probe: () => Promise<T>, ok: (value: T) =>
   }
 }
 
-it('two serve processes over TCP: paircreate, pairdisplay, workload and verify, secondary restart, link cut, split and resync, takeover, restart with state intact', async () => {
+it('two serve processes over TCP: paircreate, pairdisplay, workload and verify, secondary restart, link cut, split and resync, takeover, restart with state intact', { timeout: 180_000 /* ~30 CLI processes; slow on a loaded machine */ }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
   dirs.push(dir);
   const topo = await twoSiteTopology(dir);
@@ -94,29 +94,37 @@ it('two serve processes over TCP: paircreate, pairdisplay, workload and verify, 
   expect(resync.stdout).toContain('tokyo: group 1 resynchronised');
   expect((await cli(topo, 'verify', '-s', 'osaka', '--record', record3, '-g', '1')).code).toBe(0);
 
-  // Takeover on the secondary: it drains and its volumes become writable.
-  const taken = await cliJson<{ restoredNumber: number; pairs: number }>(topo, 'horctakeover', '-g', '1', '-s', 'osaka');
-  expect(taken.pairs).toBe(2);
-  const twice = await cli(topo, 'horctakeover', '-g', '1', '-s', 'osaka');
-  expect(twice.code).toBe(1);
-  expect(twice.stderr).toContain('group 1 was already taken over');
-
   // Clean shutdown (SIGTERM) and restart of both on the same file drives.
   expect(await Promise.all([stop(tokyo), stop(osaka)])).toEqual([0, 0]);
   expect(osaka.stdout()).toMatch(/osaka: stopped \(0 undestaged slots; state saved to .*osaka\.state\.json\)/);
   [tokyo, osaka] = await Promise.all([serve(topo, 'tokyo'), serve(topo, 'osaka')]);
   const after = await cliJson<PairDisplay>(topo, 'pairdisplay', '-g', '1');
-  const osakaSide = after.systems.find((s) => s.system === 'osaka')!;
-  expect(osakaSide.takenOver).toBe(true);
-  expect(osakaSide.lastAppliedNumber).toBe(taken.restoredNumber);
-  // Every journal the primary made was applied before the takeover completed.
-  expect(after.systems.find((s) => s.system === 'tokyo')!.nextUpdateNumber! - 1).toBe(taken.restoredNumber);
+  const tokyoAfter = after.systems.find((s) => s.system === 'tokyo')!;
+  const osakaAfter = after.systems.find((s) => s.system === 'osaka')!;
+  expect(osakaAfter.state).toBe('normal');
+  // Update numbers continue where they stopped; the secondary had applied all of them.
+  expect(osakaAfter.lastAppliedNumber).toBe(tokyoAfter.nextUpdateNumber! - 1);
   // The primary comes back suspended with every track marked: its journal and bitmaps were volatile.
   expect(after.pairs.map((p) => p.primaryState)).toEqual(['abnormal', 'abnormal']);
   expect(after.pairs.every((p) => p.differentialTracks! > 0)).toBe(true);
-  // The data survived on both sides.
+  // The data survived on both sides, and a resync brings the pairs back.
   const verified = await Promise.all([cli(topo, 'verify', '-s', 'osaka', '--record', record3), cli(topo, 'verify', '-s', 'tokyo', '--record', record3)]);
   expect(verified.map((r) => r.code)).toEqual([0, 0]);
+  expect((await cli(topo, 'pairresync', '-g', '1', '--wait')).code).toBe(0);
+
+  // Takeover on the secondary: it drains and its volumes become writable.
+  const taken = await cliJson<{ restoredNumber: number; pairs: number }>(topo, 'horctakeover', '-g', '1', '-s', 'osaka');
+  expect(taken.pairs).toBe(2);
+  const [primary, twice] = await Promise.all([cliJson<PairDisplay>(topo, 'pairdisplay', '-g', '1', '-s', 'tokyo'), cli(topo, 'horctakeover', '-g', '1', '-s', 'osaka')]);
+  // Every journal the primary made was applied before the takeover completed.
+  expect(taken.restoredNumber).toBe(primary.systems[0]!.nextUpdateNumber! - 1);
+  expect(twice.code).toBe(1);
+  expect(twice.stderr).toContain('group 1 was already taken over');
+  // A taken-over group stays taken over across a restart.
+  expect(await stop(osaka)).toBe(0);
+  osaka = await serve(topo, 'osaka');
+  const kept = await cliJson<PairDisplay>(topo, 'pairdisplay', '-g', '1', '-s', 'osaka');
+  expect(kept.systems[0]).toMatchObject({ takenOver: true, lastAppliedNumber: taken.restoredNumber });
 
   // An unreachable system: a clear message and a failure status.
   expect(await stop(tokyo)).toBe(0);

@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { BLOCK_BYTES } from '../../firmware/config.ts';
 import type { GroupView } from '../../firmware/copy-commands.ts';
 import { checkBlocks } from '../workload.ts';
+import { ControlClient } from '../control.ts';
 import type { RecordedWrite } from '../agent.ts';
 import { bytes, duration, Progress, recordTable } from '../format.ts';
 import { inspectJournal, inspectMemory } from '../inspect.ts';
@@ -39,12 +40,22 @@ export async function workload(ctx: Context): Promise<void> {
   };
   const progress = new Progress(`${name} workload`, ctx.notes, 'bytes');
   const started = Date.now();
-  const timer = setInterval(() => progress.update((Date.now() - started) / (args.seconds * 1000), 0), 1000);
+  // The workload call answers at its end; a second connection samples the host byte counters.
+  const watcher = await ControlClient.connect(ctx.system(name).control);
+  const hostBytes = async (): Promise<number> => {
+    const s = await watcher.call<{ totals: Record<string, number> }>('stats');
+    return (s.totals.host_read_bytes ?? 0) + (s.totals.host_write_bytes ?? 0);
+  };
+  const base = await hostBytes();
+  const timer = setInterval(() => {
+    void hostBytes().then((b) => progress.update((Date.now() - started) / (args.seconds * 1000), b - base), () => {});
+  }, 1000);
   let r: { writes: RecordedWrite[]; reads: number; errors: number; ms: number };
   try {
     r = await ctx.call(name, 'workload', args);
   } finally {
     clearInterval(timer);
+    watcher.close();
   }
   progress.finish(`${r.writes.length} writes, ${r.reads} reads acknowledged`);
   const record = ctx.option('record');

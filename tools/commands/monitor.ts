@@ -32,7 +32,7 @@ export function statusOf(a: Stats, b: Stats): Record<string, unknown> {
   const processors = b.perProcessor.map((p, i) => {
     const before = a.perProcessor[i]!.counters;
     const d = (name: string): number => (p.counters[name] ?? 0) - (before[name] ?? 0);
-    return { processor: p.processorId, kind: p.kind, hostOpsPerSec: (d('HOST_READS') + d('HOST_WRITES')) / seconds, slotBusyWaits: d('SLOT_BUSY_WAITS'), cacheFullWaits: d('CACHE_FULL_WAITS'), mailboxFull: d('MAILBOX_FULL'), destages: d('DESTAGES') };
+    return { processor: p.processorId, kind: p.kind, hostOpsPerSec: (d('host_reads') + d('host_writes')) / seconds, slotBusyWaits: d('slot_busy_waits'), cacheFullWaits: d('cache_full_waits'), mailboxFull: d('mailbox_full'), destages: d('destages') };
   });
   const locks = Object.entries(b.locks).map(([kind, l]) => {
     const before = a.locks[kind as keyof Stats['locks']];
@@ -43,10 +43,10 @@ export function statusOf(a: Stats, b: Stats): Record<string, unknown> {
   return {
     system: b.name,
     intervalMs: b.atMs - a.atMs,
-    iops: rate('HOST_READS') + rate('HOST_WRITES'),
-    writeIops: rate('HOST_WRITES'),
-    readIops: rate('HOST_READS'),
-    bytesPerSec: rate('HOST_READ_BYTES') + rate('HOST_WRITE_BYTES'),
+    iops: rate('host_reads') + rate('host_writes'),
+    writeIops: rate('host_writes'),
+    readIops: rate('host_reads'),
+    bytesPerSec: rate('host_read_bytes') + rate('host_write_bytes'),
     cache: { ...b.cache, usedShare: b.cache.usedSlots / b.cache.slots },
     groups,
     processors,
