@@ -1,8 +1,8 @@
 // Two real `serve` processes joined over TCP on loopback, driven through the CLI as an operator
 // drives them: pair creation with initial copy, pairdisplay (table and JSON), host writes
-// recorded and verified on the secondary, a link cut and its restore, split and delta resync,
-// takeover, and restarts with file drives that find volumes, journals and states intact: the
-// secondary alone (it resumes reading), then both.
+// recorded and verified on the secondary (exactly, and as a prefix while a link is cut), a link
+// cut and its restore, split and delta resync, takeover, and restarts with file drives that find
+// volumes, journals and states intact: the secondary alone (it resumes reading), then both.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,15 +65,26 @@ it('two serve processes over TCP: paircreate, pairdisplay, workload and verify, 
   expect(await stop(osaka)).toBe(0);
   osaka = await serve(topo, 'osaka');
 
-  // Link cut on the primary's side: the secondary's end goes down too (the TCP connection closes).
-  expect((await cli(topo, 'link', 'cut', '-s', 'tokyo', '-l', '1')).code).toBe(0);
-  await until('osaka sees its link down', () => cliJson<Array<{ name: string; links: Array<{ connected: boolean }> }>>(topo, 'info', '-s', 'osaka'), (x) => x[0]!.links[0]!.connected === false);
+  // Link cut on the primary's side in the middle of a workload: the secondary's end goes down too
+  // (the TCP connection closes), and what the secondary holds is a prefix of the writes.
   const record2 = join(dir, 'writes-2.jsonl');
-  await cliJson(topo, 'workload', '-s', 'tokyo', '-v', '1', '--seconds', '1', '--rate', '200', '--record', record2);
-  const [behind, cutAgain] = await Promise.all([cliJson<PairDisplay>(topo, 'pairdisplay', '-g', '1'), cli(topo, 'link', 'cut', '-s', 'tokyo', '-l', '1')]);
+  const cutMidway = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    return cli(topo, 'link', 'cut', '-s', 'tokyo', '-l', '1');
+  })();
+  const [w2, cut] = await Promise.all([cliJson<{ writes: number }>(topo, 'workload', '-s', 'tokyo', '-v', '1', '--seconds', '2', '--rate', '300', '--record', record2), cutMidway]);
+  expect(cut.code).toBe(0);
+  await until('osaka sees its link down', () => cliJson<Array<{ name: string; links: Array<{ connected: boolean }> }>>(topo, 'info', '-s', 'osaka'), (x) => x[0]!.links[0]!.connected === false);
+  const [behind, cutAgain, prefix] = await Promise.all([
+    cliJson<PairDisplay>(topo, 'pairdisplay', '-g', '1'),
+    cli(topo, 'link', 'cut', '-s', 'tokyo', '-l', '1'),
+    cliJson<{ consistent: boolean; newestVisible: number }>(topo, 'verify', '-s', 'osaka', '--record', record2, '-g', '1', '--prefix'),
+  ]);
   expect(behind.systems.find((s) => s.system === 'osaka')!.lagUpdates).toBeGreaterThan(0);
   expect(cutAgain.code).toBe(1);
   expect(cutAgain.stderr).toContain('link 1 is already cut');
+  expect(prefix.consistent).toBe(true);
+  expect(prefix.newestVisible).toBeLessThan(w2.writes - 1);
   expect((await cli(topo, 'link', 'restore', '-s', 'tokyo', '-l', '1')).code).toBe(0);
   expect((await cli(topo, 'verify', '-s', 'osaka', '--record', record2, '-g', '1')).code).toBe(0);
 

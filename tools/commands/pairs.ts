@@ -279,7 +279,8 @@ export async function pairDelete(ctx: Context): Promise<void> {
   const group = ctx.integer('group', undefined, 1, 255);
   const volume = ctx.option('volume') === undefined ? undefined : ctx.integer('volume', undefined, 1, 4095);
   const h = await findGroup(ctx, group, ctx.all('system'));
-  const holders = [...(h.primary ? [h.primary] : []), ...h.secondaries];
+  // Secondaries first: a refusal there leaves the primary's pairs (and its journaling) as they were.
+  const holders = [...h.secondaries, ...(h.primary ? [h.primary] : [])];
   if (holders.length === 0) throw new Error(describe(h, group));
   const rows: Cell[][] = [];
   const out: Array<{ system: string; deleted: number[] }> = [];
