@@ -56,6 +56,8 @@ export interface SiteOptions {
   secondaries?: number;
   primaryGroup?: Partial<GroupOptions>;
   secondaryGroup?: Partial<GroupOptions>;
+  /** Per secondary (index 0 = system 2), options over `secondaryGroup`: a different read policy each, say. */
+  secondaryGroups?: Array<Partial<GroupOptions>>;
   overrides?: Partial<SystemConfig>;
   /** Skip S930 (start) so a test can write before copying starts. */
   start?: boolean;
@@ -93,7 +95,7 @@ export async function bootSites(o: SiteOptions): Promise<Sites> {
   const primary = topo.system(1);
   const secondaries = secondaryNumbers.map((s) => topo.system(s));
   ok(primary.copy.createGroup(1, { role: 'primary', ...o.primaryGroup }));
-  for (const s of secondaries) ok(s.copy.createGroup(1, { role: 'secondary', partnerSystem: 1, partnerGroup: 1, link: 1, ...o.secondaryGroup }));
+  secondaries.forEach((s, i) => ok(s.copy.createGroup(1, { role: 'secondary', partnerSystem: 1, partnerGroup: 1, link: 1, ...o.secondaryGroup, ...o.secondaryGroups?.[i] })));
   for (const v of DATA_VOLUMES) {
     ok(primary.copy.registerPair(1, { primaryVolume: v, secondarySystem: secondaryNumbers[0]!, secondaryVolume: v }));
     for (const s of secondaries) ok(s.copy.registerPair(1, { primarySystem: 1, primaryVolume: v, secondaryVolume: v }));
@@ -238,4 +240,39 @@ export async function converge(sites: Sites, secondary: StorageSystem, what = 'c
   for (const v of DATA_VOLUMES) {
     expect(Buffer.compare(Buffer.from(a.get(v)!), Buffer.from(b.get(v)!)), `${what}: volume ${v} differs between primary and secondary`).toBe(0);
   }
+}
+
+/**
+ * prefixOf's check for any volumes, with one outcome instead of an assertion per block (for
+ * tests that check dozens of images, or volumes other than DATA_VOLUMES): `writes` in issue
+ * order with seq = position + 1, `volumes` the images read. Returns the k of the image — the
+ * highest write it holds — and the first problem found: a damaged or misplaced block, or a block
+ * that is not what writes 1..k leave there. `problem` is null for a consistent image.
+ */
+export function prefixProblem(writes: readonly WriteRecord[], volumes: ReadonlyMap<number, Uint8Array>): { k: number; problem: string | null } {
+  let k = 0;
+  let problem: string | null = null;
+  const held = new Map<number, Int32Array>();
+  for (const [v, bytes] of volumes) {
+    const blocks = bytes.byteLength / BLOCK_BYTES;
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const seqs = Int32Array.from({ length: blocks }, (_, b) => words[b * 128]!);
+    held.set(v, seqs);
+    for (let b = 0; b < blocks; b++) {
+      const got = bytes.subarray(b * BLOCK_BYTES, (b + 1) * BLOCK_BYTES);
+      const intact = seqs[b] === 0 ? got.every((x) => x === 0) : Buffer.compare(Buffer.from(got), Buffer.from(stamp(seqs[b]!, v, b, 1))) === 0;
+      if (!intact && problem === null) problem = `volume ${v} block ${b}: ${seqs[b] === 0 ? 'neither zero nor a stamped block' : `a damaged or misplaced block (claims write ${seqs[b]})`}`;
+      k = Math.max(k, seqs[b]!);
+    }
+  }
+  if (k > writes.length && problem === null) problem = `the image holds write ${k}, but only ${writes.length} were issued`;
+  const want = new Map([...held].map(([v, s]) => [v, new Int32Array(s.length)] as const));
+  for (const w of writes.slice(0, k)) want.get(w.volume)?.fill(w.seq, w.block, w.block + w.blocks);
+  for (const [v, s] of held) {
+    const image = want.get(v)!;
+    for (let b = 0; b < s.length && problem === null; b++) {
+      if (s[b] !== image[b]) problem = `volume ${v} block ${b}: holds write ${s[b]}, but the image after writes 1..${k} has write ${image[b]} there`;
+    }
+  }
+  return { k, problem };
 }
