@@ -10,6 +10,8 @@
 //   steady     the host writes at a paced rate, a fraction of what the secondary restored (under
 //              load in the saturate phase, or alone in the drain when the load starved it): the steady state, where restore must keep up (the
 //              target: restore at least 0.9 of ingest, lag bounded, no suspension)
+//              A pace under which the lag grows is a 'probe': the host pauses until the secondary
+//              has caught up and the pace is halved, at most twice.
 //   cut        the link is cut under the same paced load: journals pile up on the primary
 //   catch-up   the link is back, the load goes on; the lag falls back to its steady level
 //
@@ -36,7 +38,7 @@ export interface ReplicationBenchOptions extends SystemSize {
   catchUpLimitMs: number;
 }
 
-export type Phase = 'saturate' | 'drain' | 'resync' | 'steady' | 'cut' | 'catch-up' | 'final';
+export type Phase = 'saturate' | 'drain' | 'resync' | 'probe' | 'steady' | 'cut' | 'catch-up' | 'final';
 
 export interface ReplicationPoint {
   seconds: number;
@@ -69,6 +71,8 @@ export interface ReplicationResult {
   series: ReplicationPoint[];
   phases: PhaseSummary[];
   pacedRatePerSecond: number;
+  /** Paces tried first and given up because the lag grew (each followed by a halving). */
+  pacesOverrun: number[];
   /** Steady phase: lag at its end no larger than 1.5 x the largest lag of its first half (+ one sample's worth). */
   steadyLagBounded: boolean;
   catchUpAfterCutSeconds: number | null;
@@ -125,6 +129,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions, log: (line
     log(`  ${p} ...`);
   };
   let pacedRatePerSecond = 0;
+  const pacesOverrun: number[] = [];
   let catchUpAfterCutSeconds: number | null = null;
   let result: ReplicationResult | null = null;
   let poweredOff = false;
@@ -145,9 +150,20 @@ export async function runReplicationBench(o: ReplicationBenchOptions, log: (line
     const saturate = summarise(series, 'saturate');
     const drain = summarise(series, 'drain');
     pacedRatePerSecond = Math.max(100, o.pacedFraction * Math.min(saturate.ingestPerSecond, Math.max(saturate.restorePerSecond, drain.restorePerSecond)));
-    begin('steady');
-    run(pacedRatePerSecond / o.channelAdapters);
-    await sleep(o.steadyMs);
+    // A pace the secondary cannot follow shows as a growing lag: that attempt becomes a probe,
+    // the host pauses until the secondary has caught up, and the pace is halved (twice at most).
+    for (let attempt = 0; ; attempt++) {
+      begin('steady');
+      run(pacedRatePerSecond / o.channelAdapters);
+      await sleep(o.steadyMs);
+      if (attempt === 2 || lagBounded(series, 'steady', pacedRatePerSecond * (o.sampleMs / 1000))) break;
+      pacesOverrun.push(pacedRatePerSecond);
+      for (const p of series) if (p.phase === 'steady') p.phase = 'probe';
+      phase = 'probe';
+      setLoad(load, LoadState.IDLE);
+      await waitCaughtUp(sites, o.catchUpLimitMs, { drainOnly: true });
+      pacedRatePerSecond /= 2;
+    }
     begin('cut');
     const link = sites.topo.link(PRIMARY, SECONDARY);
     link.cut();
@@ -175,6 +191,7 @@ export async function runReplicationBench(o: ReplicationBenchOptions, log: (line
       series,
       phases,
       pacedRatePerSecond,
+      pacesOverrun,
       steadyLagBounded: lagBounded(series, 'steady', pacedRatePerSecond * (o.sampleMs / 1000)),
       catchUpAfterCutSeconds,
       suspendedAnywhere: series.some((p) => !p.healthy),
