@@ -13,6 +13,7 @@ import { BLOCK_BYTES, DEFAULT_CONFIG, type SystemConfig } from '../../firmware/c
 import type { GroupOptions } from '../../firmware/copy-commands.ts';
 import type { MaintResult } from '../../firmware/maintenance.ts';
 import { Topology, type LinkSpec } from '../../tools/topology.ts';
+import { stamp } from '../../tools/sim/history.ts';
 import type { StorageSystem } from '../../tools/system.ts';
 
 export const VOLUME_BLOCKS = 512; // 256 KiB data volumes
@@ -113,19 +114,8 @@ export async function bootSites(o: SiteOptions): Promise<Sites> {
   return sites;
 }
 
-/** Fills `blocks` stamped blocks for write `seq` of (volume, block). */
-export function stamp(seq: number, volume: number, block: number, blocks: number): Uint8Array {
-  const out = new Uint8Array(blocks * BLOCK_BYTES);
-  const words = new Int32Array(out.buffer);
-  for (let b = 0; b < blocks; b++) {
-    const w = b * 128;
-    words[w] = seq;
-    words[w + 1] = volume;
-    words[w + 2] = block + b;
-    for (let k = 3; k < 128; k++) words[w + k] = (Math.imul(seq, 0x9e3779b1) ^ Math.imul(block + b, 0x85ebca6b) ^ Math.imul(k, 0xc2b2ae35) ^ volume) | 0;
-  }
-  return out;
-}
+/** Stamped blocks (the simulator's checker format, tools/sim/history.ts). */
+export { stamp };
 
 export interface WriteRecord {
   seq: number;

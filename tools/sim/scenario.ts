@@ -1,0 +1,144 @@
+// A simulation scenario, derived entirely from a seed: the topology, the configuration of every
+// system and group, the host workload and the faults with the moments they strike (counted in
+// host writes, so a scenario means the same thing however fast virtual time runs).
+//
+// Topologies: 'two-site' (primary 1 -> secondary 2) and 'multi-target' (primary 1 -> 2 and 3,
+// seed 002). Each secondary reads over one or two links with a read window of 1..3 commands.
+// Journal volumes are small, so a paused restore fills them and the journal-full path runs.
+
+import { DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
+import type { GroupOptions } from '../../firmware/copy-commands.ts';
+import { Prng } from '../../hal/runtime/prng.ts';
+import type { LinkSpec } from '../topology.ts';
+
+export const VOLUME_BLOCKS = 512;
+export const DATA_VOLUMES = [1, 2] as const;
+export const JOURNAL_VOLUME = 3;
+
+export type FaultKind = 'cut' | 'flap' | 'delay' | 'drop' | 'duplicate' | 'reorder' | 'corrupt' | 'pause-restore';
+export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop', 'duplicate', 'reorder', 'corrupt', 'pause-restore'];
+
+export interface Fault {
+  /** Strikes before host write number `at` (1-based). */
+  at: number;
+  kind: FaultKind;
+  /** Which secondary's links (system number), and which of its links (index). */
+  secondary: number;
+  link: number;
+  /** Frames (drop, duplicate, reorder, corrupt), milliseconds (delay), cut/restore cycles (flap). */
+  amount: number;
+  /** Host writes until it heals (cut, delay, pause-restore). */
+  lasts: number;
+}
+
+export interface Scenario {
+  seed: number;
+  topology: 'two-site' | 'multi-target';
+  secondaries: number[];
+  linksPerSecondary: number;
+  journalBlocks: number;
+  /** Virtual time the host waits after each write, at most (so a healthy secondary keeps up). */
+  thinkMs: number;
+  maxWriteBlocks: number;
+  writes: number;
+  /** Check every secondary's prefix after every `checkEvery` writes. */
+  checkEvery: number;
+  primaryGroup: Partial<GroupOptions>;
+  secondaryGroups: Map<number, Partial<GroupOptions>>;
+  faults: Fault[];
+  /** How the run ends: faults healed and exact convergence, or the primary site lost and a takeover. */
+  ending: 'converge' | 'primary-lost';
+}
+
+const pick = <T>(rng: Prng, items: readonly T[]): T => items[rng.below(items.length)]!;
+
+export function scenarioOf(seed: number, o: { writes?: number } = {}): Scenario {
+  const rng = new Prng((seed ^ 0x51ed5eed) >>> 0);
+  const topology = rng.below(3) === 0 ? 'multi-target' : 'two-site';
+  const secondaries = topology === 'multi-target' ? [2, 3] : [2];
+  const linksPerSecondary = 1 + rng.below(2);
+  const writes = o.writes ?? 120 + rng.below(160);
+  const secondaryGroups = new Map<number, Partial<GroupOptions>>();
+  for (const s of secondaries) {
+    const window = 1 + rng.below(3);
+    const g: Partial<GroupOptions> = {
+      readPolicy: pick(rng, ['IMMEDIATE', 'FIXED', 'RECEIVED', 'TRAFFIC', 'OWN_USAGE', 'LOAD', 'PRIMARY_USAGE'] as const),
+      readIntervalMs: 1 + rng.below(5),
+      batchJournalsMax: 2 + rng.below(31),
+      storePolicy: pick(rng, ['DISCARD_RETRY', 'HOLD'] as const),
+      releaseMode: pick(rng, ['NEXT_COMMAND', 'RESTORED'] as const),
+      readWindow: window,
+    };
+    if (linksPerSecondary > 1) g.moreLinks = [2];
+    secondaryGroups.set(s, g);
+  }
+  const faults: Fault[] = [];
+  const count = rng.below(7);
+  for (let i = 0; i < count; i++) {
+    const kind = pick(rng, FAULT_KINDS);
+    faults.push({
+      at: 1 + rng.below(writes),
+      kind,
+      secondary: pick(rng, secondaries),
+      link: rng.below(linksPerSecondary),
+      amount: kind === 'delay' ? 1 + rng.below(20) : kind === 'flap' ? 1 + rng.below(4) : 1 + rng.below(3),
+      lasts: 5 + rng.below(60),
+    });
+  }
+  faults.sort((a, b) => a.at - b.at);
+  return {
+    seed,
+    topology,
+    secondaries,
+    linksPerSecondary,
+    journalBlocks: pick(rng, [512, 768, 1024, 2048]),
+    thinkMs: 0.5 + rng.next() * 2.5,
+    maxWriteBlocks: 1 + rng.below(24),
+    writes,
+    checkEvery: 10 + rng.below(20),
+    primaryGroup: { linkTimeoutMs: pick(rng, [200, 1000, 5000]) },
+    secondaryGroups,
+    faults,
+    ending: rng.below(5) === 0 ? 'primary-lost' : 'converge',
+  };
+}
+
+/** The systems' configurations and links for a scenario (links of secondary s: 1..m on both ends' numbering). */
+export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: LinkSpec[] } {
+  const system = (number: number, links: SystemConfig['links']): SystemConfig => ({
+    ...DEFAULT_CONFIG,
+    systemNumber: number,
+    name: `system${number}`,
+    channelAdapters: 2,
+    diskAdapters: 1,
+    cacheBytes: 32 * 16384,
+    slotBytes: 16384,
+    hostQueueDepth: 8,
+    maxTransferBytes: 32 * 1024,
+    mailboxCapacity: 32,
+    journalBatchBytes: 128 * 1024,
+    readWindowMax: 3,
+    drives: [{ number: 0, kind: 'memory', blockCount: 4096 }],
+    volumes: [
+      { number: 1, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 0 },
+      { number: 2, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 1024 },
+      { number: 3, format: 'OPEN3', capacityBlocks: sc.journalBlocks, drive: 0, startBlock: 2048 },
+    ],
+    links,
+  });
+  const m = sc.linksPerSecondary;
+  const configs = [
+    system(1, sc.secondaries.flatMap((s, i) => Array.from({ length: m }, (_, j) => ({ number: i * m + j + 1, peerSystem: s, adapter: j % 2 })))),
+    ...sc.secondaries.map((s) => system(s, Array.from({ length: m }, (_, j) => ({ number: j + 1, peerSystem: 1, adapter: 0 })))),
+  ];
+  const links: LinkSpec[] = sc.secondaries.flatMap((s, i) =>
+    Array.from({ length: m }, (_, j) => ({ a: { system: 1, link: i * m + j + 1 }, b: { system: s, link: j + 1 }, ringBytes: 1024 * 1024 })));
+  return { configs, links };
+}
+
+/** One line describing a scenario (printed with every result, so a failing seed says what it was). */
+export function describeScenario(sc: Scenario): string {
+  const groups = [...sc.secondaryGroups].map(([s, g]) => `s${s}:${g.readPolicy}/${g.storePolicy}/${g.releaseMode}/w${g.readWindow}/b${g.batchJournalsMax}`).join(' ');
+  const faults = sc.faults.map((f) => `${f.kind}@${f.at}`).join(',') || 'none';
+  return `${sc.topology} links=${sc.linksPerSecondary} journal=${sc.journalBlocks}b writes=${sc.writes}x<=${sc.maxWriteBlocks}b think<=${sc.thinkMs.toFixed(1)}ms ${groups} faults=${faults} ending=${sc.ending}`;
+}
