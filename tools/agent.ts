@@ -33,7 +33,7 @@ export const SHUTDOWN_DRAIN_MS_MAX = 5000;
 /** Largest read or write one control request carries. */
 export const CONTROL_IO_BYTES_MAX = 1024 * 1024;
 
-export interface GroupState_ {
+export interface SavedGroup {
   group: number;
   role: 'primary' | 'secondary';
   partnerSystem: number;
@@ -52,7 +52,7 @@ export interface OperatorState {
   version: number;
   system: number;
   savedMs: number;
-  groups: GroupState_[];
+  groups: SavedGroup[];
 }
 
 interface AgentLink {
@@ -137,11 +137,11 @@ export class Agent {
   /** The operator-level configuration as control memory holds it now. */
   captureState(): OperatorState {
     const { mem } = this.system;
-    const groups: GroupState_[] = [];
+    const groups: SavedGroup[] = [];
     for (let g = 1; g < mem.groups.count; g++) {
       if (mem.groups.state(g) === GroupState.UNUSED) continue;
       const primary = mem.groups.role(g) === GroupRole.PRIMARY;
-      const pairs: GroupState_['pairs'] = [];
+      const pairs: SavedGroup['pairs'] = [];
       for (let i = 0; i < mem.groups.pairCount(g); i++) {
         const p = mem.groups.pairAt(g, i);
         pairs.push({ primaryVolume: mem.pairs.primaryVolume(p), secondaryVolume: mem.pairs.secondaryVolume(p), primarySystem: mem.pairs.primarySystem(p), secondarySystem: mem.pairs.secondarySystem(p) });
@@ -199,7 +199,7 @@ export class Agent {
    * (pairresync copies the volumes again); a secondary group resumes reading after the last
    * update number it restored; a taken-over group comes back without its pairs (writable).
    */
-  private applyGroup(g: GroupState_): void {
+  private applyGroup(g: SavedGroup): void {
     const copy = this.system.copy;
     const o: GroupOptions = g.role === 'primary' ? { role: 'primary' } : { role: 'secondary', partnerSystem: g.partnerSystem, partnerGroup: g.partnerGroup, link: g.link, readIntervalMs: 2 };
     must(copy.createGroup(g.group, o));

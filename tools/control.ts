@@ -36,8 +36,17 @@ export class ControlServer {
 
   private constructor(private readonly server: net.Server, readonly address: Address) {}
 
-  static listen(address: Address, handler: ControlHandler): Promise<ControlServer> {
-    if (address.kind === 'unix') rmSync(address.path, { force: true }); // a stale socket from a killed process
+  static async listen(address: Address, handler: ControlHandler): Promise<ControlServer> {
+    if (address.kind === 'unix') {
+      // A socket file left by a killed process is removed; one that answers belongs to a live system.
+      const live = await new Promise<boolean>((resolve) => {
+        const probe = net.connect(address.path);
+        probe.once('connect', () => (probe.destroy(), resolve(true)));
+        probe.once('error', () => resolve(false));
+      });
+      if (live) throw new Error(`control socket ${address.path} is in use: is this system already running?`);
+      rmSync(address.path, { force: true });
+    }
     const server = net.createServer();
     const control = new ControlServer(server, address);
     server.maxConnections = CONTROL_CONNECTIONS_MAX;

@@ -55,14 +55,21 @@ export async function run(
     return shuttingDown;
   };
   for (const agent of agents) {
-    const server = await ControlServer.listen(agent.spec.control, async (op, args) => {
-      if (op === 'shutdown') {
-        setImmediate(() => void shutdown());
-        return { shuttingDown: true };
-      }
-      if (shuttingDown) throw new CommandError(`${agent.spec.name} is shutting down`);
-      return agent.handle(op, args);
-    });
+    let server: ControlServer;
+    try {
+      server = await ControlServer.listen(agent.spec.control, async (op, args) => {
+        if (op === 'shutdown') {
+          setImmediate(() => void shutdown());
+          return { shuttingDown: true };
+        }
+        if (shuttingDown) throw new CommandError(`${agent.spec.name} is shutting down`);
+        return agent.handle(op, args);
+      });
+    } catch (e) {
+      // The systems are booted: power them off (and close their links) before giving up.
+      await shutdown();
+      throw e;
+    }
     servers.push(server);
     const links = topology.links.filter((l) => l.a.system === agent.spec.name || l.b.system === agent.spec.name).map((l) => {
       const mine = l.a.system === agent.spec.name ? l.a : l.b;
