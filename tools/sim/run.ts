@@ -22,7 +22,7 @@ import { Prng } from '../../hal/runtime/prng.ts';
 import type { StorageSystem } from '../system.ts';
 import { Topology } from '../topology.ts';
 import { WriteHistory } from './history.ts';
-import { DATA_VOLUMES, JOURNAL_VOLUME, VOLUME_BLOCKS, describeScenario, scenarioOf, topologyOf, type Fault, type Scenario } from './scenario.ts';
+import { DATA_VOLUMES, JOURNAL_DRIVE, JOURNAL_VOLUME, VOLUME_BLOCKS, describeScenario, scenarioOf, topologyOf, type Fault, type Scenario } from './scenario.ts';
 
 export interface SimOptions {
   /** Override the scenario's number of host writes. */
@@ -72,7 +72,7 @@ export async function runSeed(seed: number, o: SimOptions = {}): Promise<SimResu
     seed, scenario: describeScenario(sc), ok: false, violation: null, writes: 0, checks: 0, prefixes: {}, faults: {}, virtualMs: 0, steps: 0, traceTail: tail,
   };
   const { configs, links } = topologyOf(sc);
-  topo = await Topology.boot(configs, links, { runtime: 'deterministic', seed, trace: (line) => note(line) });
+  topo = await Topology.boot(configs, links, { runtime: 'deterministic', seed, faults: true, trace: (line) => note(line) });
   const sim = new Simulation(sc, topo, note, result);
   try {
     await sim.run();
@@ -122,6 +122,8 @@ class Simulation {
   private readonly heals: Array<{ at: number; what: string; heal: () => void }> = [];
   private readonly epochs = new Map<number, Epoch>();
   private readonly restorePausedByFault = new Set<number>();
+  /** A drive fault struck the primary's journal: the copy may end (group failure); the run ends with a takeover. */
+  private degraded = false;
 
   constructor(private readonly sc: Scenario, private readonly topo: Topology, private readonly note: (line: string) => void, private readonly result: SimResult) {
     this.primary = topo.system(1);
@@ -140,7 +142,7 @@ class Simulation {
       if (i % this.sc.checkEvery === 0) await this.checkAll();
     }
     for (const h of [...this.heals]) this.healOne(h);
-    if (this.sc.ending === 'converge') await this.converge();
+    if (this.sc.ending === 'converge' && !this.degraded) await this.converge();
     else await this.primaryLost();
   }
 
@@ -215,6 +217,16 @@ class Simulation {
       case 'corrupt':
         this.linkOf(f).injectFaults({ [f.kind]: f.amount });
         break;
+      case 'journal-read-error':
+      case 'journal-drive-failure': {
+        // The primary's journal drive: media errors on reads of the journal volume, or the whole drive failed.
+        const drive = this.primary.faults(JOURNAL_DRIVE);
+        if (f.kind === 'journal-read-error') drive.failReads(0, this.sc.journalBlocks - 1);
+        else drive.failDrive();
+        this.degraded = true;
+        this.heals.push({ at: until, what: 'the primary journal drive is healthy again', heal: () => drive.heal() });
+        break;
+      }
       case 'pause-restore': {
         const s = this.topo.system(f.secondary);
         s.copy.pauseRestore(1, true);
@@ -230,7 +242,8 @@ class Simulation {
         break;
       }
     }
-    this.note(`sim: fault ${f.kind} (${f.amount}) on ${f.kind === 'pause-restore' ? `system ${f.secondary}` : where} before write ${f.at}`);
+    const target = f.kind === 'pause-restore' ? `system ${f.secondary}` : this.degraded && (f.kind === 'journal-read-error' || f.kind === 'journal-drive-failure') ? 'the primary journal drive' : where;
+    this.note(`sim: fault ${f.kind} (${f.amount}) on ${target} before write ${f.at}`);
   }
 
   private healOne(h: { at: number; what: string; heal: () => void }): void {
@@ -282,7 +295,10 @@ class Simulation {
         this.note(`sim: system ${n} consistent once it has restored ${epoch.boundary}`);
       }
       const q = s.copy.groupStatus(1).data!;
-      if (q.state !== 'normal') throw new Violation(`system ${n}: secondary group is ${q.state} with no fault that should cause it`);
+      if (q.state !== 'normal') {
+        if (this.degraded) continue; // the primary's journal failed: S1735 ends the copy
+        throw new Violation(`system ${n}: secondary group is ${q.state} with no fault that should cause it`);
+      }
       if (q.restoredNumber < epoch.boundary) continue;
       const k = await this.prefixOf(s);
       if (k < epoch.lastK) throw new Violation(`system ${n}: prefix went back from write ${epoch.lastK} to ${k}`);

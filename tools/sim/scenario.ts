@@ -15,8 +15,12 @@ export const VOLUME_BLOCKS = 512;
 export const DATA_VOLUMES = [1, 2] as const;
 export const JOURNAL_VOLUME = 3;
 
-export type FaultKind = 'cut' | 'flap' | 'delay' | 'drop' | 'duplicate' | 'reorder' | 'corrupt' | 'pause-restore';
-export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop', 'duplicate', 'reorder', 'corrupt', 'pause-restore'];
+export type FaultKind = 'cut' | 'flap' | 'delay' | 'drop' | 'duplicate' | 'reorder' | 'corrupt' | 'pause-restore' | 'journal-read-error' | 'journal-drive-failure';
+export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop', 'duplicate', 'reorder', 'corrupt', 'pause-restore', 'journal-read-error', 'journal-drive-failure'];
+/** Faults of the primary's journal drive: after one, the copy is not expected to converge (the run ends with a takeover). */
+export const DRIVE_FAULTS: readonly FaultKind[] = ['journal-read-error', 'journal-drive-failure'];
+/** The drive holding every journal volume (data volumes are on drive 0). */
+export const JOURNAL_DRIVE = 1;
 
 export interface Fault {
   /** Strikes before host write number `at` (1-based). */
@@ -75,7 +79,9 @@ export function scenarioOf(seed: number, o: { writes?: number } = {}): Scenario 
   const faults: Fault[] = [];
   const count = rng.below(7);
   for (let i = 0; i < count; i++) {
-    const kind = pick(rng, FAULT_KINDS);
+    // Drive faults end the copy: rarer than link faults.
+    let kind = pick(rng, FAULT_KINDS);
+    if (DRIVE_FAULTS.includes(kind) && rng.below(3) !== 0) kind = 'drop';
     faults.push({
       at: 1 + rng.below(writes),
       kind,
@@ -118,11 +124,11 @@ export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: Link
     mailboxCapacity: 32,
     journalBatchBytes: 128 * 1024,
     readWindowMax: 3,
-    drives: [{ number: 0, kind: 'memory', blockCount: 4096 }],
+    drives: [{ number: 0, kind: 'memory', blockCount: 2048 }, { number: JOURNAL_DRIVE, kind: 'memory', blockCount: 2048 }],
     volumes: [
       { number: 1, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 0 },
       { number: 2, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 1024 },
-      { number: 3, format: 'OPEN3', capacityBlocks: sc.journalBlocks, drive: 0, startBlock: 2048 },
+      { number: 3, format: 'OPEN3', capacityBlocks: sc.journalBlocks, drive: JOURNAL_DRIVE, startBlock: 0 },
     ],
     links,
   });
