@@ -3,7 +3,6 @@
 // 2 it was called wrongly (unknown command, missing or bad option, bad topology file).
 
 import { TopologyError, loadTopology } from './topology-file.ts';
-import { runUntilSignalled } from './serve.ts';
 import { Context, UsageError, parseArgs } from './commands/context.ts';
 import { groupCreate, journalAdd, pairCreate, pairDelete, pairDisplay, pairResync, pairSplit, takeover } from './commands/pairs.ts';
 import { dump, info, link, shutdown, status } from './commands/monitor.ts';
@@ -90,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
       const topology = ctx.option('topology') ?? process.env.JCF_TOPOLOGY ?? 'topology.json';
       const name = command === 'serve' ? ctx.required('system', 'the system of the topology to run') : null;
       if (name) ctx.system(name);
+      // Loaded only here: the firmware and hal modules are not needed by the client commands.
+      const { runUntilSignalled } = await import('./serve.ts');
       await runUntilSignalled(command, topology, name);
       return 0;
     }

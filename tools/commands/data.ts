@@ -16,7 +16,6 @@ import { checkBlocks } from '../workload.ts';
 import { ControlClient } from '../control.ts';
 import type { RecordedWrite } from '../agent.ts';
 import { bytes, duration, Progress, recordTable } from '../format.ts';
-import { inspectJournal, inspectMemory } from '../inspect.ts';
 import { Context, UsageError, sleep } from './context.ts';
 import { findGroup } from './pairs.ts';
 
@@ -177,6 +176,7 @@ export async function verify(ctx: Context): Promise<void> {
 }
 
 export async function inspect(ctx: Context): Promise<void> {
+  const { inspectJournal, inspectMemory } = await import('../inspect.ts');
   const what = ctx.args.words[1];
   const file = ctx.args.words[2];
   if (what === 'memory') {
