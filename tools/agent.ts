@@ -180,7 +180,13 @@ export class Agent {
       if (state.version !== STATE_FILE_VERSION || state.system !== this.spec.config.systemNumber) {
         throw new Error(`${file}: state of system ${state.system} version ${state.version}; this is system ${this.spec.config.systemNumber}, version ${STATE_FILE_VERSION}`);
       }
-      for (const g of state.groups) this.applyGroup(g);
+      for (const g of state.groups) {
+        try {
+          this.applyGroup(g);
+        } catch (e) {
+          throw new Error(`${file}: saved group ${g.group} cannot be applied again: ${(e as Error).message} (did the topology change? move the state file away to start without it)`);
+        }
+      }
       this.log(`operator state restored from ${file}: ${state.groups.length} group(s)`);
       return;
     }
@@ -426,18 +432,24 @@ export class Agent {
       throw new CommandError(`data: ${data.byteLength} bytes must be a whole number of ${BLOCK_BYTES}-byte blocks up to ${Math.min(CONTROL_IO_BYTES_MAX, this.system.config.maxTransferBytes)}`);
     }
     const r = await this.system.host.write(this.nextPort(), volume, lba, new Uint8Array(data));
-    if (r.status !== ScsiStatus.GOOD) throw new CommandError(`write of volume ${volume} lba ${lba} failed: status ${r.status} sense ${r.senseKey} reason ${r.reason}`);
+    if (r.status !== ScsiStatus.GOOD) throw new CommandError(`write of volume ${volume} lba ${lba} failed: status ${r.status}, ${r.reasonText}`);
     return { blocks: data.byteLength / BLOCK_BYTES };
   }
 
   private async read(args: Record<string, unknown>): Promise<unknown> {
     const volume = int(args, 'volume', 1, 4095);
     const lba = int(args, 'lba', 0);
-    const max = Math.min(CONTROL_IO_BYTES_MAX, this.system.config.maxTransferBytes) / BLOCK_BYTES;
-    const blocks = int(args, 'blocks', 1, max);
-    const r = await this.system.host.read(this.nextPort(), volume, lba, blocks * BLOCK_BYTES);
-    if (r.status !== ScsiStatus.GOOD) throw new CommandError(`read of volume ${volume} lba ${lba} failed: status ${r.status} sense ${r.senseKey} reason ${r.reason}`);
-    return { data: Buffer.from(r.data.buffer, r.data.byteOffset, blocks * BLOCK_BYTES).toString('base64') };
+    const blocks = int(args, 'blocks', 1, CONTROL_IO_BYTES_MAX / BLOCK_BYTES);
+    // In pieces of the host port's largest transfer.
+    const pieceBlocks = this.system.config.maxTransferBytes / BLOCK_BYTES;
+    const out = Buffer.alloc(blocks * BLOCK_BYTES);
+    for (let done = 0; done < blocks; done += pieceBlocks) {
+      const n = Math.min(pieceBlocks, blocks - done);
+      const r = await this.system.host.read(this.nextPort(), volume, lba + done, n * BLOCK_BYTES);
+      if (r.status !== ScsiStatus.GOOD) throw new CommandError(`read of volume ${volume} lba ${lba + done} failed: status ${r.status}, ${r.reasonText}`);
+      out.set(r.data.subarray(0, n * BLOCK_BYTES), done * BLOCK_BYTES);
+    }
+    return { data: out.toString('base64') };
   }
 
   /**

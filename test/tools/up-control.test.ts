@@ -100,6 +100,9 @@ it('up: control protocol errors, groups from the topology, link cut and restore,
     for (let i = 0; i < 500 && !(await caughtUp()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await caughtUp(), logs.join('\n') + JSON.stringify([await tokyo.call('groupStatus', { group: 1 }), await osaka.call('groupStatus', { group: 1 })])).toBe(true);
     expect(await osaka.call<{ data: string }>('read', { volume: 1, lba: 8, blocks: 8 })).toEqual({ data });
+    // A secondary volume is not the host's to write; the refusal comes back with the sense reason.
+    await expect(osaka.call('write', { volume: 1, lba: 0, data })).rejects.toThrow(/^write of volume 1 lba 0 failed: status 2, /);
+    await expect(osaka.call('write', { volume: 1, lba: 0, data: 'AAAA' })).rejects.toThrow('data: 3 bytes must be a whole number of 512-byte blocks up to 262144');
 
     await expect(tokyo.call('linkCut', { link: 1 })).resolves.toMatchObject({ links: [{ link: 1, cut: true, connected: false }] });
     await expect(tokyo.call('linkCut', { link: 1 })).rejects.toThrow('link 1 is already cut');
