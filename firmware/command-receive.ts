@@ -301,7 +301,7 @@ export class CommandReceive {
   private suspendSync(pair: number, t: number, why: string): void {
     const { mem } = this.ctx;
     if (mem.pairs.state(pair) === PairState.NORMAL) {
-      mem.pairs.setState(pair, PairState.ABNORMAL);
+      mem.pairs.transition(pair, PairState.ABNORMAL);
       this.ctx.trace?.(`pair ${pair}: normal -> abnormal (synchronous copy failed: ${why})`);
     }
     this.journals.suspendedWrite(mem.pairs.primaryVolume(pair), this.tasks[t + T.LBA]!, this.tasks[t + T.BYTE_LENGTH]! / BLOCK_BYTES);

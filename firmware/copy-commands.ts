@@ -320,7 +320,7 @@ export class CopyCommands {
           mem.pairs.setCopiedBlocks(pair, 0);
           if (o.noCopy) {
             // No initial copy: the operator vouches that both sides already hold the same data.
-            mem.pairs.setState(pair, PairState.NORMAL);
+            mem.pairs.transition(pair, PairState.NORMAL);
             mem.pairs.setCopiedBlocks(pair, mem.volumes.capacityBlocks(mem.pairs.primaryVolume(pair)));
             this.trace(`pair ${pair}: not-copied -> normal (started without initial copy)`);
           }
@@ -358,7 +358,7 @@ export class CopyCommands {
       if (pair === 0) return rejected(`no unused pair number (pairsMax ${mem.pairs.count - 1})`);
       mem.pairs.register(pair, mem.config.systemNumber, volume, targetSystem, targetVolume, 0);
       mem.pairs.setFlags(pair, PairFlag.SYNC);
-      mem.pairs.setState(pair, PairState.NORMAL);
+      mem.pairs.transition(pair, PairState.NORMAL);
       mem.volumes.setState(volume, VolumeState.PRIMARY);
       mem.volumes.setPairNumber(volume, pair);
       this.bitmaps.clearAll(volume);

@@ -81,7 +81,7 @@ export class InitialCopy {
         const state = mem.pairs.state(pair);
         if (state === PairState.COPYING) chosen = pair; // resumed after a pause
         else if (state === PairState.NOT_COPIED) {
-          mem.pairs.setState(pair, PairState.COPYING);
+          mem.pairs.transition(pair, PairState.COPYING);
           mem.pairs.setCopiedBlocks(pair, 0);
           this.ctx.trace(`pair ${pair}: not-copied -> copying (initial copy, S1020)`);
           chosen = pair;
@@ -204,7 +204,7 @@ export class InitialCopy {
     const lock = mem.lockMap.groupBase + group;
     mem.locks.lock(lock);
     if (mem.pairs.state(pair) === PairState.COPYING) {
-      mem.pairs.setState(pair, PairState.NORMAL);
+      mem.pairs.transition(pair, PairState.NORMAL);
       mem.pairs.setFlags(pair, mem.pairs.flags(pair) & ~PairFlag.RESYNC);
       this.ctx.trace(`pair ${pair}: copying -> normal (${what} complete, S1070)`);
     }
@@ -253,7 +253,7 @@ export class InitialCopy {
         const pair = mem.groups.pairAt(group, i);
         if (mem.pairs.state(pair) !== PairState.ABNORMAL) continue;
         mem.pairs.setFlags(pair, mem.pairs.flags(pair) | PairFlag.RESYNC);
-        mem.pairs.setState(pair, PairState.COPYING);
+        mem.pairs.transition(pair, PairState.COPYING);
         this.ctx.trace(`pair ${pair}: ${PAIR_STATE_NAME[PairState.ABNORMAL]} -> copying (delta resync of ${this.bitmaps.count(mem.pairs.primaryVolume(pair))} tracks after ${SUSPEND_REASON_NAME[reason]})`);
       }
       mem.locks.unlock(lock);

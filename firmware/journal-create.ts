@@ -199,7 +199,7 @@ export class JournalCreation {
         const from = mem.pairs.copiedBlocks(pair);
         if (from < capacity) this.bitmaps.mark(volume, from, Math.min(this.bitmaps.trackBlocks(volume), capacity - from));
       }
-      mem.pairs.setState(pair, PairState.ABNORMAL);
+      mem.pairs.transition(pair, PairState.ABNORMAL);
       mem.pairs.setFlags(pair, mem.pairs.flags(pair) & ~PairFlag.RESYNC);
       this.trace(`pair ${pair}: ${PAIR_STATE_NAME[state]} -> abnormal (${SUSPEND_REASON_NAME[reason]})`);
       changed++;

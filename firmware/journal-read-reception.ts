@@ -39,6 +39,7 @@ import { decodeUpdateInfo, emptyUpdateInfo, isInitialCopy, sealUpdateInfo, valid
 import { UPDATE_INFO } from './structs/update-info.ts';
 import { VolumeState } from './structs/volume-info.ts';
 import { crc32c } from '../hal/crc32c.ts';
+import { assert } from './assert.ts';
 import { Run } from './command-receive.ts';
 
 const Phase = { CHECK: 0, UI: 1, DATA: 2, SEND: 3 } as const;
@@ -468,6 +469,9 @@ export class JournalReadReception {
   private releaseOldest(set: number): void {
     const p = this.ctx.mem.pointers;
     const count = this.sent.count(set);
+    // Seed 000 §12.5 item 28: a journal is never freed before it has been sent, nor out of order.
+    assert(this.sent.firstNumber(set) === p.get(set, 'oldest_number') && this.sent.firstNumber(set) + count <= p.get(set, 'read_number'),
+      `pointer set ${set}: releasing journals ${this.sent.firstNumber(set)}..${this.sent.firstNumber(set) + count - 1} with oldest ${p.get(set, 'oldest_number')} and read number ${p.get(set, 'read_number')}`);
     p.set(set, 'ui_oldest', advanceUi(p.get(set, 'ui_oldest'), count, this.geometry));
     p.set(set, 'wd_oldest', advanceWd(p.get(set, 'wd_oldest'), this.sent.wdBytes(set), this.geometry));
     p.set(set, 'oldest_number', this.sent.firstNumber(set) + count);

@@ -638,7 +638,7 @@ export class JournalRead {
       const pair = mem.groups.pairAt(group, i);
       const state = mem.pairs.state(pair);
       if (state === PairState.NOT_COPIED || state === PairState.COPYING) {
-        mem.pairs.setState(pair, PairState.NORMAL);
+        mem.pairs.transition(pair, PairState.NORMAL);
         this.ctx.trace(`pair ${pair}: not-copied -> normal (initial copy ended, S940)`);
       }
     }

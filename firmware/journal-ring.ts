@@ -16,6 +16,7 @@
 //     seed's "subtract" correction, done right: subtract the area size).
 
 import { BLOCK_BYTES } from './config.ts';
+import { assert } from './assert.ts';
 
 /** Bytes of one update-information record's slot in the update-information area. */
 export const UI_SLOT_BYTES = BLOCK_BYTES;
@@ -55,6 +56,7 @@ export function wdFits(wdNewest: number, wdOldest: number, dataBytes: number, g:
 /** Advances an update-information position by `records` records, wrapping at the area end. */
 export function advanceUi(position: number, records: number, g: RingGeometry): number {
   const area = uiAreaBytes(g);
+  assert(position >= g.uiHead && position < g.wdHead && records >= 0, `update-information position ${position} (+${records} records) outside its area [${g.uiHead}, ${g.wdHead})`);
   const offset = (position - g.uiHead + records * (g.uiSlot ?? UI_SLOT_BYTES)) % area;
   return g.uiHead + offset;
 }
@@ -62,6 +64,7 @@ export function advanceUi(position: number, records: number, g: RingGeometry): n
 /** Advances a write-data position by `bytes`, wrapping at the journal volume's end. */
 export function advanceWd(position: number, bytes: number, g: RingGeometry): number {
   const area = wdAreaBytes(g);
+  assert(position >= g.wdHead && position < g.capacity && bytes >= 0, `write-data position ${position} (+${bytes} bytes) outside its area [${g.wdHead}, ${g.capacity})`);
   const offset = (position - g.wdHead + bytes) % area;
   return g.wdHead + offset;
 }

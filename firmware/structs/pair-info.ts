@@ -16,12 +16,28 @@
 //   36    4 forward_serving     model: synchronous pair: the ticket whose write may be forwarded now
 //   40   24 reserved
 
+import { assert } from '../assert.ts';
 import { RecordTable, defineStruct } from './struct.ts';
 
 export const PairState = { UNUSED: 0, NORMAL: 1, ABNORMAL: 2, NOT_COPIED: 3, COPYING: 4 } as const;
 export type PairStateCode = (typeof PairState)[keyof typeof PairState];
 export const PAIR_STATE_NAME = ['unused', 'normal', 'abnormal', 'not-copied', 'copying'] as const;
 export const PairFlag = { RESYNC: 1, SYNC: 2 } as const;
+
+/**
+ * The pair state transitions the firmware may make (an invariant asserted at every change, so a
+ * wrong one stops the processor at the step that made it): registration leaves 未使用 for コピー未,
+ * initial copy goes コピー未 -> コピー中 -> 正常, suspension goes to 異常 from any live state, a
+ * resync goes 異常 -> コピー中, S940 and a copy-less start go コピー未 -> 正常, takeover makes a
+ * secondary 異常 pair 正常, and deletion returns to 未使用. Writing the same state again is allowed.
+ */
+const LEGAL_PAIR_TRANSITIONS: ReadonlyArray<readonly PairStateCode[]> = [
+  /* unused     -> */ [PairState.NOT_COPIED, PairState.NORMAL, PairState.ABNORMAL, PairState.COPYING],
+  /* normal     -> */ [PairState.ABNORMAL, PairState.UNUSED],
+  /* abnormal   -> */ [PairState.COPYING, PairState.NORMAL, PairState.UNUSED],
+  /* not-copied -> */ [PairState.COPYING, PairState.NORMAL, PairState.ABNORMAL, PairState.UNUSED],
+  /* copying    -> */ [PairState.NORMAL, PairState.ABNORMAL, PairState.UNUSED],
+];
 
 export const PAIR_INFO = defineStruct('pair-info-500', 64, [
   { name: 'number', offset: 0, size: 4, type: 'u32', meaning: 'pair number' },
@@ -44,7 +60,16 @@ export class PairTable extends RecordTable {
     super(PAIR_INFO, buffer, byteOffset, count);
   }
   state(p: number): PairStateCode { return this.view.getUint8(this.at(p) + O.state) as PairStateCode; }
+  /** Writes the state as is (setup, maintenance, tests); the firmware's processes use transition(). */
   setState(p: number, state: PairStateCode): void { this.view.setUint8(this.at(p) + O.state, state); }
+  /** A state change made by a firmware process: asserted against LEGAL_PAIR_TRANSITIONS. */
+  transition(p: number, state: PairStateCode): void {
+    const at = this.at(p) + O.state;
+    const from = this.view.getUint8(at);
+    assert(from === state || (LEGAL_PAIR_TRANSITIONS[from]?.includes(state) ?? false),
+      `pair ${p}: ${PAIR_STATE_NAME[from] ?? from} -> ${PAIR_STATE_NAME[state] ?? state} is not a legal pair state transition`);
+    this.view.setUint8(at, state);
+  }
   exists(p: number): boolean { return Number.isInteger(p) && p >= 1 && p < this.count; }
   flags(p: number): number { return this.view.getUint8(this.at(p) + O.flags); }
   setFlags(p: number, flags: number): void { this.view.setUint8(this.at(p) + O.flags, flags); }
