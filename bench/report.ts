@@ -5,6 +5,7 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { CopyLimit, LockLimit, SequentialWriteLimit } from './limits.ts';
 import type { MicroResult } from './micro.ts';
+import { formatMirrorDump, type MirrorDumpFigures } from './mirror-dump.ts';
 import type { PrimaryMeasurement } from './primary.ts';
 import type { ReplicationResult } from './replication.ts';
 import { lineChart, type Band } from './svg.ts';
@@ -73,6 +74,8 @@ export interface BenchResult {
   replication: ReplicationResult | null;
   drives: DriveRow[];
   micro: MicroResult[];
+  /** Seed 004's dump benchmark (bench/mirror-dump.ts), when run. */
+  mirrorDump?: MirrorDumpFigures | null;
   targets: Target[];
 }
 
@@ -185,6 +188,9 @@ export function markdown(r: BenchResult, charts: string[]): string {
   if (r.micro.length > 0) {
     lines.push('## 4. Micro-benchmarks (`benchmark`)', '', '| case | ops/s | ± |', '|---|---|---|',
       ...r.micro.map((x) => `| ${x.name} | ${n0(x.opsPerSecond)} | ${x.relativeMarginPercent.toFixed(1)}% |`), '');
+  }
+  if (r.mirrorDump) {
+    lines.push('## 5. Differential dumps of a split mirror pair (seed 004)', '', '```', formatMirrorDump(r.mirrorDump), '```', '');
   }
   if (charts.length > 0) lines.push('## Charts', '', ...charts.map((c) => `- [${c}](${c})`), '');
   return lines.join('\n');

@@ -2,7 +2,7 @@
 // scenario and the targets, and writes bench/results/bench-<time>.{json,md}, latest.{json,md}
 // and the SVG charts.
 //
-//   npm run bench -- [--quick] [--only hot-path,replication,drives,micro] [--out bench/results] [--readme]
+//   npm run bench -- [--quick] [--only hot-path,replication,drives,micro,mirror-dump] [--out bench/results] [--readme]
 //
 // --readme also replaces the README's "latest result" section with this run's targets and table.
 //

@@ -7,6 +7,8 @@
 //   replication  two sites end to end: saturate, drain, steady, link cut, catch-up
 //   drives       memory versus file drives under the same load, with destage bandwidth
 //   micro        the primitives, with `benchmark`
+//   mirror-dump  seed 004: differential against full dumps at 1, 10 and 50 % of tracks updated, and
+//                host writes during a dump against without one (bench/mirror-dump.ts)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -15,9 +17,10 @@ import { measureCopy, measureLocks, measureSequentialWrite } from './limits.ts';
 import { runMicro } from './micro.ts';
 import { runPrimaryBench, type PrimaryBenchOptions } from './primary.ts';
 import { runReplicationBench } from './replication.ts';
+import { QUICK as MIRROR_QUICK, STANDARD as MIRROR_STANDARD, runMirrorDumpBench } from './mirror-dump.ts';
 import { RESULT_SCHEMA, charts, describeMachine, evaluateTargets, hotPathRow, markdown, type BenchResult, type DriveRow } from './report.ts';
 
-export const SCENARIOS = ['hot-path', 'replication', 'drives', 'micro'] as const;
+export const SCENARIOS = ['hot-path', 'replication', 'drives', 'micro', 'mirror-dump'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -105,6 +108,12 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
 
   const micro = has('micro') ? (log('micro-benchmarks ...'), runMicro(log, { maxTimeS: quick ? 0.005 : 0.3 })) : [];
 
+  let mirrorDump = null;
+  if (has('mirror-dump')) {
+    log('mirror-dump: full and differential dumps of a split mirror pair ...');
+    mirrorDump = await runMirrorDumpBench(quick ? MIRROR_QUICK : MIRROR_STANDARD);
+  }
+
   const partial: Omit<BenchResult, 'targets'> = {
     schema: RESULT_SCHEMA,
     startedAt,
@@ -117,6 +126,7 @@ export async function runBench(o: BenchOptions): Promise<{ result: BenchResult; 
     replication,
     drives,
     micro,
+    mirrorDump,
   };
   const result: BenchResult = { ...partial, targets: evaluateTargets(partial) };
   return { result, files: writeResults(result, o) };

@@ -67,6 +67,13 @@ describe('benchmark suite, quick mode', () => {
     expect(json.drives[1]!.destageToSequentialLimit).not.toBeNull();
   });
 
+  it('mirror-dump: the seed 004 figures are in the result file and the Markdown summary', async () => {
+    const { json, markdown } = await quick('mirror-dump');
+    expectWellFormed(json);
+    expect(json.mirrorDump!.dumps.map((d) => d.kind)).toContain('full');
+    expect(markdown).toContain('## 5. Differential dumps of a split mirror pair (seed 004)');
+  });
+
   it('micro-benchmarks: every primitive has a rate', async () => {
     const { json } = await quick('micro');
     expectWellFormed(json);
