@@ -62,6 +62,7 @@ async function main(): Promise<number> {
   const faults: Record<string, number> = {};
   let runs = 0;
   let writes = 0;
+  let checks = 0;
   let simulatedMs = 0;
   for (const seed of seeds) {
     if ((Date.now() - started) / 1000 > args.timeS) {
@@ -72,6 +73,7 @@ async function main(): Promise<number> {
     const r = await runSeed(seed, { ...(args.writes !== undefined ? { writes: args.writes } : {}), ...(args.trace ? { trace: (l: string) => console.log(l) } : {}) });
     runs++;
     writes += r.writes;
+    checks += r.checks;
     simulatedMs += r.virtualMs;
     for (const [k, n] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + n;
     console.log(line(r, Date.now() - t0));
@@ -83,7 +85,7 @@ async function main(): Promise<number> {
     }
   }
   const kinds = Object.entries(faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  console.log(`${runs} seeds, ${failed.length} failed; ${writes} host writes verified, ${(simulatedMs / 1000).toFixed(1)} s simulated, faults: ${kinds}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${runs} seeds, ${failed.length} failed; ${writes} host writes verified, ${checks} prefix checks, ${(simulatedMs / 1000).toFixed(1)} s simulated, faults: ${kinds}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (failed.length > 0) console.log(`failing seeds: ${failed.map((r) => r.seed).join(' ')}`);
   return failed.length > 0 ? 1 : 0;
 }
