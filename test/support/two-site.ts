@@ -9,11 +9,12 @@
 // a k such that every block equals the last of writes 1..k that touched it.
 
 import { expect } from 'vitest';
-import { BLOCK_BYTES, DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
+import { BLOCK_BYTES, type SystemConfig } from '../../firmware/config.ts';
 import type { GroupOptions } from '../../firmware/copy-commands.ts';
 import type { MaintResult } from '../../firmware/maintenance.ts';
 import { Topology, type LinkSpec } from '../../tools/topology.ts';
 import { stamp } from '../../tools/sim/history.ts';
+import { smallSystem } from '../../tools/sim/scenario.ts';
 import type { StorageSystem } from '../../tools/system.ts';
 
 export const VOLUME_BLOCKS = 512; // 256 KiB data volumes
@@ -23,24 +24,13 @@ export const JOURNAL_VOLUME = 3;
 
 export function siteConfig(system: number, peers: number[], overrides: Partial<SystemConfig> = {}): SystemConfig {
   return {
-    ...DEFAULT_CONFIG,
-    systemNumber: system,
-    name: `system${system}`,
-    channelAdapters: 2,
-    diskAdapters: 1,
-    cacheBytes: 32 * 16384,
-    slotBytes: 16384,
-    hostQueueDepth: 8,
-    maxTransferBytes: 32 * 1024,
-    mailboxCapacity: 32,
-    journalBatchBytes: 128 * 1024,
+    ...smallSystem(system, peers.map((peer, i) => ({ number: i + 1, peerSystem: peer, adapter: i % 2 }))),
     drives: [{ number: 0, kind: 'memory', blockCount: 4096 }],
     volumes: [
       { number: 1, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 0 },
       { number: 2, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 1024 },
       { number: 3, format: 'OPEN3', capacityBlocks: JOURNAL_BLOCKS, drive: 0, startBlock: 2048 },
     ],
-    links: peers.map((peer, i) => ({ number: i + 1, peerSystem: peer, adapter: i % 2 })),
     ...overrides,
   };
 }

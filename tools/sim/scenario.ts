@@ -109,9 +109,13 @@ export function scenarioOf(seed: number, o: { writes?: number } = {}): Scenario 
   };
 }
 
-/** The systems' configurations and links for a scenario (links of secondary s: 1..m on both ends' numbering). */
-export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: LinkSpec[] } {
-  const system = (number: number, links: SystemConfig['links']): SystemConfig => ({
+/**
+ * A small storage system for simulations and tests: 2 channel adapters, 1 disk adapter, 512 KiB
+ * of cache in 16 KiB slots, 8 commands per host port, 32 KiB transfers (the caller adds drives,
+ * volumes and links).
+ */
+export function smallSystem(number: number, links: SystemConfig['links']): SystemConfig {
+  return {
     ...DEFAULT_CONFIG,
     systemNumber: number,
     name: `system${number}`,
@@ -123,6 +127,14 @@ export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: Link
     maxTransferBytes: 32 * 1024,
     mailboxCapacity: 32,
     journalBatchBytes: 128 * 1024,
+    links,
+  };
+}
+
+/** The systems' configurations and links for a scenario (links of secondary s: 1..m on both ends' numbering). */
+export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: LinkSpec[] } {
+  const system = (number: number, links: SystemConfig['links']): SystemConfig => ({
+    ...smallSystem(number, links),
     readWindowMax: 3,
     drives: [{ number: 0, kind: 'memory', blockCount: 2048 }, { number: JOURNAL_DRIVE, kind: 'memory', blockCount: 2048 }],
     volumes: [
@@ -130,7 +142,6 @@ export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: Link
       { number: 2, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 1024 },
       { number: 3, format: 'OPEN3', capacityBlocks: sc.journalBlocks, drive: JOURNAL_DRIVE, startBlock: 0 },
     ],
-    links,
   });
   const m = sc.linksPerSecondary;
   const configs = [
