@@ -118,6 +118,21 @@ export class Restore {
         free(this.ctx, t);
         return Run.DONE;
       }
+      // A record read back from the drive is trusted only as far as it checks out: its write data
+      // must lie in this journal's write-data area and its target inside the secondary volume.
+      loadGeometry(this.ctx, set, this.geometry);
+      const position = this.ui.dataPosition;
+      const damage = !(Number.isSafeInteger(position) && position % BLOCK_BYTES === 0 && position >= this.geometry.wdHead && position < this.geometry.capacity)
+        ? `its write data at ${position} is outside the write-data area [${this.geometry.wdHead}, ${this.geometry.capacity})`
+        : this.ui.targetBlock + this.ui.dataBlocks > mem.volumes.capacityBlocks(target)
+          ? `it aims at blocks ${this.ui.targetBlock}..${this.ui.targetBlock + this.ui.dataBlocks - 1}, past the end of volume ${target} (${mem.volumes.capacityBlocks(target)} blocks)`
+          : null;
+      if (damage !== null) {
+        mem.groups.setState(group, GroupState.ABNORMAL);
+        this.ctx.trace(`group ${group}: normal -> abnormal (journal ${expected} is damaged on the journal volume: ${damage})`);
+        free(this.ctx, t);
+        return Run.DONE;
+      }
       mem.tasks[t + W_TARGET] = target;
       mem.tasks[t + W_BLOCK] = this.ui.targetBlock;
       mem.tasks[t + W_BYTES] = this.ui.dataBlocks * BLOCK_BYTES;

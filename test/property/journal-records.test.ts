@@ -65,9 +65,9 @@ describe('property: update-information codec', () => {
     fc.assert(fc.property(validFields, (f) => {
       const { view, bytes } = encoded(f);
       for (let bit = 0; bit < SIZE * 8; bit++) {
-        bytes[bit >> 3] ^= 1 << (bit & 7);
+        bytes[bit >> 3] = bytes[bit >> 3]! ^ (1 << (bit & 7));
         const verdict = validateUpdateInfo(view, bytes, 0, MAX_BLOCKS);
-        bytes[bit >> 3] ^= 1 << (bit & 7);
+        bytes[bit >> 3] = bytes[bit >> 3]! ^ (1 << (bit & 7));
         if (verdict === null) throw new Error(`bit ${bit} flipped was accepted`);
       }
       expect(validateUpdateInfo(view, bytes, 0, MAX_BLOCKS)).toBeNull();
@@ -239,8 +239,8 @@ describe('property: restore never applies a damaged journal read back from the j
   // A record that passes its checksum but names something it should not (a drive that returns
   // another sealed record, a forged one). Restore checks the update number, the target volume,
   // the data size and the write data's checksum; a data position inside the write-data area reads
-  // other bytes, which fail the checksum. Target blocks and data positions OUTSIDE their volumes
-  // are not checked yet: the it.fails tests below pin those down (the property leaves them out).
+  // other bytes, which fail the checksum. Target blocks and data positions outside their volumes
+  // are refused before any transfer (the tests after this property).
   const harmful = fc.oneof(
     fc.record({ field: fc.constant('updateNumber' as const), value: fc.oneof(fc.integer({ min: 1, max: 1e6 }), fc.double()) }),
     fc.record({ field: fc.constant('targetVolume' as const), value: fc.nat({ max: 0xffffffff }) }),
@@ -306,7 +306,7 @@ describe('known bugs (restore.ts trusts target_block and data_position of a seal
   // Restore applies a journal whose target block lies beyond its secondary volume: block 300 of
   // volume 1 (256 blocks, drive 0 from block 0) lands in block 44 of volume 2 (drive 0 from block
   // 256). It should make the group abnormal and apply nothing.
-  it.fails('a journal aimed past the end of its secondary volume is written into the neighbouring volume', () => {
+  it('a journal aimed past the end of its secondary volume is refused: nothing written, group abnormal', () => {
     const { s, journals, state } = storedThenResealed({ targetBlock: 300 });
     pump(s, journals, state, 60);
     expect(s.h.mem.groups.restoredNumber(B)).toBe(0);
@@ -314,9 +314,8 @@ describe('known bugs (restore.ts trusts target_block and data_position of a seal
     expect(s.h.mem.groups.state(B)).toBe(GroupState.ABNORMAL);
   });
 
-  // target_block 0xFFFFFFFF is kept in an int32 task word (-1) and reaches the drive as lba -1:
-  // a processor throws "lba -1 is not a non-negative integer".
-  it.fails('a target block of 0xFFFFFFFF makes a processor throw', () => {
+  // target_block 0xFFFFFFFF once reached the drive as lba -1 and a processor threw.
+  it('a target block of 0xFFFFFFFF is refused without a processor throwing: group abnormal', () => {
     const { s, journals, state } = storedThenResealed({ targetBlock: 0xffffffff });
     expect(() => pump(s, journals, state, 60)).not.toThrow();
     expect(s.h.mem.groups.state(B)).toBe(GroupState.ABNORMAL);
@@ -326,7 +325,7 @@ describe('known bugs (restore.ts trusts target_block and data_position of a seal
   // (1e9) makes cache-io.ts copy outside the cache ("offset is out of bounds"): a processor throws.
   // (A tiny negative position such as -1.3e-154 is worse: CacheIo.transfer computes sector ==
   // sectorsPerSlot, a zero-sector step, and loops for ever inside step(); not reproduced here.)
-  it.fails.each([[-512], [1e9]])('a data position %d outside the journal volume makes a processor throw', (position) => {
+  it.each([[-512], [1e9], [-1.3e-154], [40960 + 1]])('a data position %d outside the write-data area (or not on a block) is refused without a processor throwing', (position) => {
     const { s, journals, state } = storedThenResealed({ dataPosition: position });
     expect(() => pump(s, journals, state, 60)).not.toThrow();
     expect(s.h.mem.groups.state(B)).toBe(GroupState.ABNORMAL);
