@@ -239,13 +239,15 @@ describe('property: restore never applies a damaged journal read back from the j
   // A record that passes its checksum but names something it should not (a drive that returns
   // another sealed record, a forged one). Restore checks the update number, the target volume,
   // the data size and the write data's checksum; a data position inside the write-data area reads
-  // other bytes, which fail the checksum. Target blocks and data positions outside their volumes
-  // are refused before any transfer (the tests after this property).
+  // other bytes, which fail the checksum. Target blocks past the secondary volume and data positions
+  // outside the write-data area (or off a block) are refused before any transfer (regression tests
+  // after this property).
   const harmful = fc.oneof(
     fc.record({ field: fc.constant('updateNumber' as const), value: fc.oneof(fc.integer({ min: 1, max: 1e6 }), fc.double()) }),
     fc.record({ field: fc.constant('targetVolume' as const), value: fc.nat({ max: 0xffffffff }) }),
     fc.record({ field: fc.constant('dataBlocks' as const), value: fc.integer({ min: 1, max: 8 }) }),
-    fc.record({ field: fc.constant('dataPosition' as const), value: fc.integer({ min: 32, max: 255 }).map((b) => b * BLOCK_BYTES) }),
+    fc.record({ field: fc.constant('dataPosition' as const), value: fc.oneof(fc.integer({ min: 32, max: 255 }).map((b) => b * BLOCK_BYTES), fc.double(), fc.integer({ min: -1e6, max: 1e9 })) }),
+    fc.record({ field: fc.constant('targetBlock' as const), value: fc.oneof(fc.integer({ min: 256, max: 300 }), fc.integer({ min: 256, max: 0xffffffff })) }), // past both secondary volumes
     fc.record({ field: fc.constant('dataChecksum' as const), value: fc.nat({ max: 0xffffffff }) }),
   );
 
@@ -283,7 +285,7 @@ describe('property: restore never applies a damaged journal read back from the j
   });
 });
 
-// ---- known bugs: fields restore trusts without checking -------------------------------------------
+// ---- regressions: fields restore once trusted without checking ---------------------------------------
 
 /** One journal of 1 block for primary volume 11 at block 0, stored; its record then resealed with `change`. */
 function storedThenResealed(change: Partial<UpdateInfoFields>): { s: Secondary; journals: WireJournal[]; state: { next: number; last: WireJournal[] } } {
@@ -302,7 +304,7 @@ function storedThenResealed(change: Partial<UpdateInfoFields>): { s: Secondary; 
   return { s, journals, state };
 }
 
-describe('known bugs (restore.ts trusts target_block and data_position of a sealed record)', () => {
+describe('regressions: restore checks target_block and data_position of a sealed record before any transfer', () => {
   // Restore applies a journal whose target block lies beyond its secondary volume: block 300 of
   // volume 1 (256 blocks, drive 0 from block 0) lands in block 44 of volume 2 (drive 0 from block
   // 256). It should make the group abnormal and apply nothing.
