@@ -8,7 +8,7 @@
 //     is valid; the group stays normal; no processor throws; and afterwards a new host write still
 //     reaches a valid reader.
 //   - On a SECONDARY (journal-read.test.ts's setup: group 2 reads group 1 of system 2 over link 1,
-//     journal volume 3, restore paused so the ring keeps what was stored): mutated valid
+//     journal volume 3, restore paused so the ring keeps what was stored; read window 1 and 3): mutated valid
 //     JNLRD_RESPONSE frames (bytes flipped in the header, counts, update information, data;
 //     truncated, extended, unknown request ids) and random CONFIG frames. Only genuine journals
 //     are ever stored, in order (received_number and the ring move only for them); the group goes
@@ -252,9 +252,10 @@ const SJV = 3;
 
 interface Secondary { h: Harness; peer: LinkEndpoint; journals: WireJournal[]; next: number; last: WireJournal[] }
 
-function secondary(count: number): Secondary {
+function secondary(count: number, window = 1): Secondary {
   const h = freshSystem({
     links: [{ number: 1, peerSystem: 2, adapter: 0 }],
+    readWindowMax: window,
     journalBatchBytes: 64 * 1024,
     maxTransferBytes: 4096,
     volumes: [
@@ -264,7 +265,11 @@ function secondary(count: number): Secondary {
     ],
   });
   const must = (r: { status: string; reason: string }): void => { if (r.status !== 'ok') throw new Error(r.reason); };
-  must(h.copy.createGroup(B, { role: 'secondary', partnerSystem: 2, partnerGroup: A, link: 1, readPolicy: 'FIXED', readIntervalMs: 1, batchJournalsMax: 4 }));
+  must(h.copy.createGroup(B, {
+    role: 'secondary', partnerSystem: 2, partnerGroup: A, link: 1, batchJournalsMax: 4,
+    // A window of several reads fills only after a full batch (RECEIVED: interval 0 on a backlog).
+    ...(window > 1 ? { readWindow: window, readPolicy: 'RECEIVED', readIntervalMs: 1 } : { readPolicy: 'FIXED', readIntervalMs: 1 }),
+  }));
   must(h.copy.registerPair(B, { primarySystem: 2, primaryVolume: 11, secondaryVolume: 1 }));
   must(h.copy.registerPair(B, { primarySystem: 2, primaryVolume: 12, secondaryVolume: 2 }));
   must(h.copy.registerJournalVolume(B, SJV));
@@ -396,12 +401,14 @@ function mutatedResponse(c: DecodedJnlrd, batch: WireJournal[], m: ResponseMutat
 }
 
 describe('property: hostile frames to a secondary', () => {
-  it('mutated responses and responses for unknown request ids: only genuine journals stored, in order; documented states only', () => {
+  // Window 1 is the seed's protocol; window 3 the numbered one ([0134]): several reads in flight,
+  // responses stored in update-number order, lost ones asked for again by number.
+  it.each([[1], [3]])('read window %d: mutated responses and responses for unknown request ids: only genuine journals stored, in order; documented states only', (window) => {
     fc.assert(fc.property(
       fc.integer({ min: 1, max: 12 }),
       fc.array(fc.record({ mutation: responseMutation, stray: fc.option(fc.nat({ max: 0xffffffff }), { nil: undefined }) }), { minLength: 1, maxLength: 6 }),
       (count, plan) => {
-        const s = secondary(count);
+        const s = secondary(count, window);
         // S1735: a GROUP_STATE response ends journal read processing (whatever state it reports).
         let stoppedByPrimary = false;
         for (const step of plan) {
