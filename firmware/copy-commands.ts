@@ -96,6 +96,8 @@ export interface GroupView {
 
 const ok = <T>(data?: T): MaintResult<T> => (data === undefined ? { status: 'ok', reason: 'ok' } : { status: 'ok', reason: 'ok', data });
 const rejected = <T = undefined>(reason: string): MaintResult<T> => ({ status: 'rejected', reason });
+/** Operator input arrives from tools as parsed JSON: an options argument may be anything. */
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Phases of the forwarding task (config-forward.ts); DONE holds an answer not yet collected. */
 export const ForwardPhase = { SEND: 0, AWAIT: 1, DONE: 2, COLLECTED: 3 } as const;
@@ -120,6 +122,7 @@ export class CopyCommands {
   createGroup(group: number, o: GroupOptions): MaintResult {
     const { mem } = this;
     if (!mem.groups.exists(group)) return rejected(`group ${group} is outside 1..${mem.groups.count - 1}`);
+    if (!isObject(o)) return rejected('group options must be an object');
     if (o.role !== 'primary' && o.role !== 'secondary') return rejected(`role '${String(o.role)}' must be primary or secondary`);
     const readPolicy = o.readPolicy ?? 'RECEIVED';
     if (!(readPolicy in ReadPolicy)) return rejected(`read policy '${String(readPolicy)}' must be one of ${Object.keys(ReadPolicy).join(', ')}`);
@@ -202,6 +205,7 @@ export class CopyCommands {
     const { mem } = this;
     const g = this.usedGroup(group);
     if (g) return rejected(g);
+    if (!isObject(p)) return rejected('the pair must be an object');
     const primary = mem.groups.role(group) === GroupRole.PRIMARY;
     const local = primary ? p.primaryVolume : p.secondaryVolume;
     const remoteSystem = primary ? p.secondarySystem : p.primarySystem;
@@ -280,6 +284,8 @@ export class CopyCommands {
     const { mem } = this;
     const g = this.usedGroup(group);
     if (g) return rejected(g);
+    if (!isObject(o)) return rejected('start options must be an object');
+    if (o.readers !== undefined && !Array.isArray(o.readers)) return rejected(`readers ${JSON.stringify(o.readers)} must be a list of distinct other storage systems`);
     const jv = mem.groups.journalVolume(group, 0);
     if (jv === 0) return rejected(`group ${group} has no journal volume (S920 first)`);
     if (mem.groups.pairCount(group) === 0 && mem.groups.role(group) === GroupRole.PRIMARY) return rejected(`group ${group} has no pairs (S910 first)`);
@@ -380,6 +386,7 @@ export class CopyCommands {
     const { mem } = this;
     const link = mem.config.links.find((l) => l.peerSystem === system);
     if (!link) return rejected(`unknown system ${system}: no link to it is configured`);
+    if (!isObject(o)) return rejected('the instruction must be an object');
     if (!(Number.isInteger(o.group) && o.group >= 1)) return rejected(`group ${o.group} must be a positive integer`);
     let op: number;
     let a = 0;

@@ -356,8 +356,14 @@ export class JournalRead {
     if (kind === ResponseKind.GROUP_STATE) {
       // S1730/S1735: take the primary's group state and end journal read processing.
       const state = rx.getUint8(RespOff.GROUP_STATE) as GroupStateCode;
+      if (state !== GroupState.FAILURE && state !== GroupState.UNUSED && state !== GroupState.ABNORMAL) {
+        // Only 障害, 未使用 (S1735) and 異常 are reports; anything else is a malformed response.
+        this.ctx.stats[Stat.BAD_MESSAGES]!++;
+        this.failed(t, group, `bad journal read response: group state ${state} reported`);
+        return;
+      }
       const before = mem.groups.state(group);
-      if (state !== GroupState.NORMAL && before !== state) {
+      if (before !== state) {
         mem.groups.setState(group, state);
         this.ctx.trace(`group ${group}: ${GROUP_STATE_NAME[before]} -> ${GROUP_STATE_NAME[state] ?? state} (primary group reports it, S1735)`);
       }

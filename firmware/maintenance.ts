@@ -87,6 +87,7 @@ export class MaintenancePort {
   /** Defines a volume on free space of a drive; the volume starts normal (正常). */
   defineVolume(spec: { number: number; capacityBlocks: number; drive: number; startBlock: number; format?: string }): MaintResult<VolumeView> {
     const { volumes, config } = this.mem;
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return rejected('the volume definition must be an object');
     const { number, capacityBlocks, drive, startBlock } = spec;
     const format = spec.format ?? 'OPEN';
     if (!volumes.exists(number)) return rejected(`volume ${number} is outside 1..${volumes.count - 1}`);
