@@ -46,11 +46,8 @@ const garbage: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant({}), fc.constant([]), fc.constant([1, 2]),
   fc.integer(), fc.double(),
 );
-/**
- * Garbage where an options object is expected, except null and undefined for the whole object:
- * those are rejected too (the tests at the end).
- */
-const objectGarbage = garbage.filter((v) => v !== null && v !== undefined);
+/** Garbage where an options object is expected (null and undefined included: rejected since the fix). */
+const objectGarbage = garbage;
 /** Mostly a sensible small number, sometimes anything. */
 const num = (max: number): fc.Arbitrary<unknown> => fc.oneof({ weight: 4, arbitrary: fc.nat({ max }) }, { weight: 1, arbitrary: garbage });
 const notReservedGroup = (v: unknown): boolean => v !== RESERVED_GROUP;
@@ -93,14 +90,20 @@ const calls: fc.Arbitrary<Call>[] = [
   fc.tuple(group, fc.oneof({ weight: 4, arbitrary: groupOptions }, { weight: 1, arbitrary: objectGarbage })).map(([a, o]) => call(`createGroup(${String(a)}, ${JSON.stringify(o)})`, false, (h) => h.copy.createGroup(g(a), g(o)))),
   fc.tuple(group, fc.oneof({ weight: 4, arbitrary: pairSpec }, { weight: 1, arbitrary: objectGarbage })).map(([a, p]) => call(`registerPair(${String(a)}, ${JSON.stringify(p)})`, false, (h) => h.copy.registerPair(g(a), g(p)))),
   fc.tuple(group, volume).map(([a, v]) => call(`registerJournalVolume(${String(a)}, ${String(v)})`, false, (h) => h.copy.registerJournalVolume(g(a), g(v)))),
-  // readers that are not a list (a string, a number, an object) are rejected (tested below).
-  fc.tuple(group, maybe(fc.record({ readers: fc.oneof(fc.array(system, { maxLength: 6 }), fc.constantFrom(null, undefined)), noCopy: maybe(anyOf(true, false)) }, { requiredKeys: [] }))).map(([a, o]) =>
+  // readers that are not a list (a string, a number, an object) are rejected (also tested below).
+  fc.tuple(group, fc.oneof(
+    { weight: 4, arbitrary: maybe(fc.record({ readers: fc.oneof(fc.array(system, { maxLength: 6 }), garbage), noCopy: maybe(anyOf(true, false)) }, { requiredKeys: [] })) },
+    { weight: 1, arbitrary: objectGarbage },
+  )).map(([a, o]) =>
     call(`startCopy(${String(a)}, ${JSON.stringify(o)})`, false, (h) => h.copy.startCopy(g(a), g(o)))),
   ...(['suspend', 'resync', 'takeover', 'takeoverComplete'] as const).map((name) => group.map((a) => call(`${name}(${String(a)})`, false, (h) => h.copy[name](g(a))))),
   fc.tuple(group, anyOf(true, false)).map(([a, p]) => call(`pauseRestore(${String(a)}, ${String(p)})`, false, (h) => h.copy.pauseRestore(g(a), g(p)))),
   num(8).map((p) => call(`deletePair(${String(p)})`, false, (h) => h.copy.deletePair(g(p)))),
   group.map((a) => call(`groupStatus(${String(a)})`, true, (h) => h.copy.groupStatus(g(a)))),
-  fc.tuple(system, fc.record({ op: anyOf('createGroup', 'registerPair', 'registerJournalVolume', 'startCopy'), group, primaryGroup: group, primaryVolume: volume, secondaryVolume: volume, volume }, { requiredKeys: [] })).map(([s, o]) =>
+  fc.tuple(system, fc.oneof(
+    { weight: 4, arbitrary: fc.record({ op: anyOf('createGroup', 'registerPair', 'registerJournalVolume', 'startCopy'), group, primaryGroup: group, primaryVolume: volume, secondaryVolume: volume, volume }, { requiredKeys: [] }) },
+    { weight: 1, arbitrary: objectGarbage },
+  )).map(([s, o]) =>
     call(`forward(${String(s)}, ${JSON.stringify(o)})`, false, (h) => h.copy.forward(g(s), g(o)))),
   fc.oneof(
     fc.record({ number: volume, capacityBlocks: num(2048), drive: num(3), startBlock: num(2048), format: maybe(anyOf('OPEN3', 'OPEN6', 'OPEN9')) }, { requiredKeys: [] }),
