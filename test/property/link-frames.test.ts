@@ -355,8 +355,8 @@ const responseMutation = fc.oneof(
   fc.record({ kind: fc.constant('extend' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 100 }) }),
   fc.record({ kind: fc.constant('field' as const), field: fc.constantFrom('requestId', 'kind', 'groupState', 'flags', 'count', 'refusal', 'primaryUsage', 'nextNumber'), value: fc.oneof(fc.nat({ max: 8 }), fc.nat({ max: 0xffffffff }), fc.double()) }),
   fc.record({ kind: fc.constant('none' as const) }),
-  // S1735: the primary reports its group state (a documented one; others are refused, tested below).
-  fc.record({ kind: fc.constant('groupState' as const), state: fc.constantFrom(GroupState.NORMAL, GroupState.ABNORMAL, GroupState.FAILURE) }),
+  // S1735: the primary reports its group state; a byte that is no report is a malformed response.
+  fc.record({ kind: fc.constant('groupState' as const), state: fc.oneof(fc.constantFrom(GroupState.UNUSED, GroupState.NORMAL, GroupState.ABNORMAL, GroupState.FAILURE), fc.nat({ max: 255 })) }),
   // Update information that passes its checksum but whose fields are not the journal's.
   fc.record({ kind: fc.constant('forged' as const), field: fc.constantFrom('updateNumber', 'dataBlocks', 'dataChecksum'), value: fc.oneof(fc.nat({ max: 20 }), fc.nat({ max: 0xffffffff })) }),
 );
@@ -409,7 +409,7 @@ describe('property: hostile frames to a secondary', () => {
       fc.array(fc.record({ mutation: responseMutation, stray: fc.option(fc.nat({ max: 0xffffffff }), { nil: undefined }) }), { minLength: 1, maxLength: 6 }),
       (count, plan) => {
         const s = secondary(count, window);
-        // S1735: a GROUP_STATE response ends journal read processing (whatever state it reports).
+        // S1735: a GROUP_STATE response reporting 未使用, 異常 or 障害 ends journal read processing.
         let stoppedByPrimary = false;
         for (const step of plan) {
           const frame = nextFrame(s);
@@ -426,12 +426,13 @@ describe('property: hostile frames to a secondary', () => {
             expect(s.h.mem.groups.f64(B, 'received_number')).toBe(before);
           }
           const payload = mutatedResponse(c, genuineBatch(s, c), step.mutation);
-          if (payload.byteLength >= RESPONSE_HEADER_BYTES && payload[4] === ResponseKind.GROUP_STATE) stoppedByPrimary = true;
+          const reports: number[] = [GroupState.UNUSED, GroupState.ABNORMAL, GroupState.FAILURE];
+          if (payload.byteLength >= RESPONSE_HEADER_BYTES && payload[4] === ResponseKind.GROUP_STATE && reports.includes(payload[5]!)) stoppedByPrimary = true;
           sendFrame(s.peer, Frame.JNLRD_RESPONSE, payload);
           for (let i = 0; i < 10; i++) for (const p of [...s.h.ca, ...s.h.da]) p.step();
           checkStored(s);
           const state = s.h.mem.groups.state(B);
-          expect([GroupState.NORMAL, GroupState.ABNORMAL, GroupState.FAILURE]).toContain(state);
+          expect([GroupState.NORMAL, GroupState.ABNORMAL, GroupState.FAILURE, GroupState.UNUSED]).toContain(state);
           if (state !== GroupState.NORMAL) {
             expect(s.h.trace.some((l) => l.startsWith(`group ${B}: normal -> `))).toBe(true);
             break;
