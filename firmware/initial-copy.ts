@@ -91,7 +91,9 @@ export class InitialCopy {
       mem.locks.unlock(lock);
     }
     if (chosen === 0) {
-      // S1030: nothing left to copy; watch the readers.
+      // S1030: nothing left to copy; watch the readers. No pair is being worked on any more
+      // (deletePair looks for tasks naming its pair).
+      mem.tasks[t + W_PAIR] = 0;
       mem.tasks[t + T.PHASE] = CopyPhase.WATCH;
       sleepUntil(this.ctx, t, this.ctx.clock.nowMs() + WATCH_MS);
       return Run.WAITING;

@@ -178,6 +178,7 @@ export class Restore {
     mem.groups.setF64(group, 'restored_time_ms', mem.taskFloats[f + F.RECEIVED_MS]!);
     mem.groups.addF64(group, 'journals_restored', 1);
     mem.locks.unlock(lock);
+    mem.tasks[t + W_TARGET] = 0; // no volume is being written any more (scans for commands in progress)
     ready(this.ctx, t, RestorePhase.CHECK);
     return Run.PROGRESS;
   }
