@@ -59,6 +59,9 @@ export class CacheIo {
       this.tasks[t + T.CACHE_SLOT] = -1;
       return IO_ERROR;
     }
+    // An address no block has (a negative, fractional or unsafe block, a length off the block
+    // size, a volume no record has) comes from damaged metadata: an error, never a wrong copy.
+    if (!(Number.isSafeInteger(block) && block >= 0 && byteLength >= 0 && byteLength % BLOCK_BYTES === 0 && mem.volumes.exists(volume))) return IO_ERROR;
     let cursor = this.tasks[t + cursorWord]!;
     let progressed = false;
     while (cursor < byteLength) {

@@ -266,6 +266,11 @@ export class JournalReadReception {
       return Run.PROGRESS;
     }
     const dataBytes = this.ui.dataBlocks * BLOCK_BYTES;
+    const damage = this.misplaced(group, tasks[t + W_SET]!);
+    if (damage !== null) {
+      this.corrupt(t, `update information ${expected} is damaged on the journal volume: ${damage}`);
+      return Run.PROGRESS;
+    }
     const offset = tasks[t + W_OFFSET]!;
     // A retry resends the whole previous batch whatever its limits say: a partial resend followed
     // by a non-retry command would release journals the secondary never got. (A numbered resend
@@ -333,6 +338,29 @@ export class JournalReadReception {
     mem.taskFloats[f + F.UI_POSITION] = advanceUi(mem.taskFloats[f + F.UI_POSITION]!, 1, this.geometry);
     ready(this.ctx, t, tasks[t + T.COUNT]! < tasks[t + W_LIMIT]! ? Phase.UI : Phase.SEND);
     return Run.PROGRESS;
+  }
+
+  /**
+   * Where the journal just read says its write data is, checked before any transfer: in this
+   * journal volume's write-data area, or — an initial-copy journal — inside the primary volume of
+   * one of the group's pairs. Null when it checks out.
+   */
+  private misplaced(group: number, set: number): string | null {
+    const { mem } = this.ctx;
+    const ui = this.ui;
+    const position = ui.dataPosition;
+    if (!(Number.isSafeInteger(position) && position >= 0 && position % BLOCK_BYTES === 0)) return `write data position ${position} is not a block`;
+    if (isInitialCopy(ui)) {
+      for (let i = 0; i < mem.groups.pairCount(group); i++) {
+        const v = mem.pairs.primaryVolume(mem.groups.pairAt(group, i));
+        if (v === ui.dataVolume) return position / BLOCK_BYTES + ui.dataBlocks <= mem.volumes.capacityBlocks(v) ? null : `initial-copy data at ${position} runs past primary volume ${v}`;
+      }
+      return `initial-copy data names volume ${ui.dataVolume}, the primary volume of no pair of the group`;
+    }
+    loadGeometry(this.ctx, set, this.geometry);
+    if (ui.dataVolume !== mem.groups.journalVolume(group, 0)) return `write data names volume ${ui.dataVolume}, not the journal volume`;
+    if (position < this.geometry.wdHead || position >= this.geometry.capacity) return `write data at ${position} is outside the write-data area [${this.geometry.wdHead}, ${this.geometry.capacity})`;
+    return null;
   }
 
   /** A transfer that could not finish: wait, or — its stage failed on the drive — fail the group. */

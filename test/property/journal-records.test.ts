@@ -358,8 +358,8 @@ describe('property: journal read reception never sends a damaged or forged journ
     return { h, peer: h.peers.get(1)!, written };
   }
 
-  // Data volumes other than a defined one, and data positions outside the journal volume, are left
-  // out: reception trusts them today (the it.fails tests below).
+  // Data volumes other than a defined one, and data positions outside the journal volume, are
+  // checked by the tests below.
   const forgedField = fc.oneof(
     fc.record({ field: fc.constant('dataVolume' as const), value: fc.constantFrom(1, 2) }),
     fc.record({ field: fc.constant('dataPosition' as const), value: fc.integer({ min: 0, max: 255 }).map((b) => b * BLOCK_BYTES) }),
@@ -446,11 +446,10 @@ describe('known bugs (journal-read-reception.ts readUi/readData trust data_volum
   }
 
   // data_volume naming no volume (0, 9) or outside the volume table: readData transfers from it.
-  // For 0 and 9 no response ever comes (the reception task never finishes, and the link's next
-  // commands wait behind it); for 2654777213 a processor throws "volume-info-400: record
-  // -1640190083 out of range 0..64". The journal should be reported damaged (group failure) and
-  // the command answered.
-  it.fails.each([[0], [9], [2654777213]])('a data volume %d in a sealed record stalls reception or makes a processor throw', (dataVolume) => {
+  // Once, for 0 and 9 no response ever came (the reception task never finished) and for
+  // 2654777213 a processor threw. The journal is now reported damaged (group failure) and the
+  // command answered.
+  it.each([[0], [9], [2654777213]])('a data volume %d in a sealed record: answered, group failure, no processor throws', (dataVolume) => {
     const { h, answer } = forgedOnPrimary({ dataVolume });
     let frame: ReturnType<typeof takeFrame> = null;
     expect(() => { frame = answer(); }).not.toThrow();
@@ -458,11 +457,10 @@ describe('known bugs (journal-read-reception.ts readUi/readData trust data_volum
     expect(h.mem.groups.state(1)).toBe(GroupState.FAILURE);
   });
 
-  // data_position before the journal volume (-512, -0.5) reaches the drive as a negative lba; far
-  // past it (1e9) makes cache-io.ts copy outside the cache ("offset is out of bounds"): a processor
-  // throws. (A tiny negative position such as -1.3e-154 is worse: CacheIo.transfer computes
-  // sector == sectorsPerSlot, steps zero sectors and loops for ever inside step(); not run here.)
-  it.fails.each([[-512], [-0.5], [1e9]])('a data position %d in a sealed record makes a processor throw', (dataPosition) => {
+  // data_position before the journal volume (-512, -0.5, -1.3e-154) once reached the drive as a
+  // negative lba or looped for ever in CacheIo.transfer; far past it (1e9) copied outside the
+  // cache. Now every one is reported damaged before any transfer.
+  it.each([[-512], [-0.5], [1e9], [-1.3e-154]])('a data position %d in a sealed record: answered, group failure, no processor throws', (dataPosition) => {
     const { h, answer } = forgedOnPrimary({ dataPosition });
     let frame: ReturnType<typeof takeFrame> = null;
     expect(() => { frame = answer(); }).not.toThrow();
