@@ -164,7 +164,7 @@ describe('journal read 240 with a read window', () => {
 
   it('a lost response: after the timeout the secondary asks from the first journal it lacks; duplicates are stored once', () => {
     const h = secondary();
-    const [c1, c2, c3] = threeInFlight(h);
+    const [, c2, c3] = threeInFlight(h); // c1 (3..4) is lost
     answer(h, c2!, [5, 6]);
     answer(h, c3!, 'none');
     settle(h);
