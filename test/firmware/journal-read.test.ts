@@ -25,7 +25,7 @@ import type { LinkEndpoint } from '../../hal/link.ts';
 import {
   decodeJnlrd, encodeResponse, Frame, sendFrame, takeFrame, wireJournal, type DecodedJnlrd, type ResponseFields, type WireJournal,
 } from '../support/frames.ts';
-import { freshSystem, pattern, peekVolume, type Harness } from '../support/harness.ts';
+import { freshSystem, secondaryTestSystem, pattern, peekVolume, type Harness } from '../support/harness.ts';
 
 const B = 2; // the secondary's group
 const A = 1; // the primary's group
@@ -49,16 +49,7 @@ interface SecondaryOptions {
 }
 
 function secondary(o: SecondaryOptions = {}): Secondary {
-  const h = freshSystem({
-    links: [{ number: 1, peerSystem: 2, adapter: 0 }],
-    journalBatchBytes: BATCH_BYTES,
-    maxTransferBytes: 4096,
-    volumes: [
-      { number: 1, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 0 },
-      { number: 2, format: 'OPEN3', capacityBlocks: 100, drive: 0, startBlock: 256 },
-      { number: 3, format: 'OPEN3', capacityBlocks: o.journalBlocks ?? 256, drive: 1, startBlock: 0 },
-    ],
-  });
+  const h = secondaryTestSystem(o.journalBlocks !== undefined ? { journalBlocks: o.journalBlocks } : {});
   expect(h.copy.createGroup(B, {
     role: 'secondary', partnerSystem: 2, partnerGroup: A, link: 1,
     readPolicy: o.readPolicy ?? 'FIXED', readIntervalMs: o.readIntervalMs ?? 10, batchJournalsMax: o.batchJournalsMax ?? 8, storePolicy: o.storePolicy ?? 'DISCARD_RETRY',

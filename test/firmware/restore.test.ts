@@ -16,7 +16,7 @@ import { RESPONSE_HEADER_BYTES, WIRE_UPDATE_INFO_BYTES } from '../../firmware/li
 import { ScsiStatus } from '../../hal/host-port.ts';
 import type { LinkEndpoint } from '../../hal/link.ts';
 import { decodeJnlrd, encodeResponse, Frame, sendFrame, takeFrame, wireJournal, type DecodedJnlrd, type WireJournal } from '../support/frames.ts';
-import { freshSystem, pattern, peekVolume, pokeVolume, type Harness } from '../support/harness.ts';
+import { secondaryTestSystem, pattern, peekVolume, pokeVolume, type Harness } from '../support/harness.ts';
 
 const B = 2;
 const A = 1;
@@ -36,16 +36,7 @@ interface Secondary {
 
 function secondary(o: { journalBlocks?: number; batchJournalsMax?: number } = {}): Secondary {
   const journalBlocks = o.journalBlocks ?? 256;
-  const h = freshSystem({
-    links: [{ number: 1, peerSystem: 2, adapter: 0 }],
-    journalBatchBytes: 64 * 1024,
-    maxTransferBytes: 4096,
-    volumes: [
-      { number: 1, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 0 },
-      { number: 2, format: 'OPEN3', capacityBlocks: 100, drive: 0, startBlock: 256 },
-      { number: 3, format: 'OPEN3', capacityBlocks: journalBlocks, drive: 1, startBlock: 0 },
-    ],
-  });
+  const h = secondaryTestSystem({ journalBlocks });
   expect(h.copy.createGroup(B, { role: 'secondary', partnerSystem: 2, partnerGroup: A, link: 1, readPolicy: 'FIXED', readIntervalMs: 2, batchJournalsMax: o.batchJournalsMax ?? 8 }).status).toBe('ok');
   expect(h.copy.registerPair(B, { primarySystem: 2, primaryVolume: 11, secondaryVolume: 1 }).status).toBe('ok');
   expect(h.copy.registerPair(B, { primarySystem: 2, primaryVolume: 12, secondaryVolume: 2 }).status).toBe('ok');

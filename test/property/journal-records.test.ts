@@ -23,7 +23,7 @@ import {
 import { UPDATE_INFO, UPDATE_INFO_FLAG_INITIAL_COPY } from '../../firmware/structs/update-info.ts';
 import type { LinkEndpoint } from '../../hal/link.ts';
 import { decodeJnlrd, decodeResponse, encodeJnlrd, encodeResponse, Frame, sendFrame, takeFrame, wireJournal, type WireJournal } from '../support/frames.ts';
-import { freshSystem, pattern, peekVolume, pokeVolume, type Harness } from '../support/harness.ts';
+import { freshSystem, secondaryTestSystem, pattern, peekVolume, pokeVolume, type Harness } from '../support/harness.ts';
 
 const SIZE = UPDATE_INFO.size;
 const MAX_BLOCKS = 64;
@@ -125,16 +125,7 @@ const CAPACITY_BLOCKS: Record<number, number> = { 1: 256, 2: 100 };
 interface Secondary { h: Harness; peer: LinkEndpoint; wdHead: number }
 
 function secondary(): Secondary {
-  const h = freshSystem({
-    links: [{ number: 1, peerSystem: 2, adapter: 0 }],
-    journalBatchBytes: 64 * 1024,
-    maxTransferBytes: 4096,
-    volumes: [
-      { number: 1, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 0 },
-      { number: 2, format: 'OPEN3', capacityBlocks: 100, drive: 0, startBlock: 256 },
-      { number: 3, format: 'OPEN3', capacityBlocks: 256, drive: 1, startBlock: 0 },
-    ],
-  });
+  const h = secondaryTestSystem();
   const must = (r: { status: string; reason: string }): void => { if (r.status !== 'ok') throw new Error(r.reason); };
   must(h.copy.createGroup(B, { role: 'secondary', partnerSystem: 2, partnerGroup: A, link: 1, readPolicy: 'FIXED', readIntervalMs: 2, batchJournalsMax: 8 }));
   must(h.copy.registerPair(B, { primarySystem: 2, primaryVolume: 11, secondaryVolume: 1 }));

@@ -31,7 +31,7 @@ import { LINK_CONTROL_BYTES, LINK_HEAD_OFFSET, LINK_PRODUCER_LINE_OFFSET_BYTES, 
 import {
   decodeJnlrd, decodeResponse, encodeJnlrd, encodeResponse, Frame, sendFrame, takeFrame, wireJournal, type DecodedJnlrd, type DecodedResponse, type WireJournal,
 } from '../support/frames.ts';
-import { freshSystem, pattern, peekVolume, type Harness } from '../support/harness.ts';
+import { freshSystem, secondaryTestSystem, pattern, peekVolume, type Harness } from '../support/harness.ts';
 
 const badMessages = (h: Harness): number => {
   let sum = 0;
@@ -253,17 +253,7 @@ const SJV = 3;
 interface Secondary { h: Harness; peer: LinkEndpoint; journals: WireJournal[]; next: number; last: WireJournal[] }
 
 function secondary(count: number, window = 1): Secondary {
-  const h = freshSystem({
-    links: [{ number: 1, peerSystem: 2, adapter: 0 }],
-    readWindowMax: window,
-    journalBatchBytes: 64 * 1024,
-    maxTransferBytes: 4096,
-    volumes: [
-      { number: 1, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 0 },
-      { number: 2, format: 'OPEN3', capacityBlocks: 100, drive: 0, startBlock: 256 },
-      { number: 3, format: 'OPEN3', capacityBlocks: 256, drive: 1, startBlock: 0 },
-    ],
-  });
+  const h = secondaryTestSystem({ readWindowMax: window });
   const must = (r: { status: string; reason: string }): void => { if (r.status !== 'ok') throw new Error(r.reason); };
   must(h.copy.createGroup(B, {
     role: 'secondary', partnerSystem: 2, partnerGroup: A, link: 1, batchJournalsMax: 4,

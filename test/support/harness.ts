@@ -225,6 +225,25 @@ export function copySystem(overrides: Partial<SystemConfig> = {}): Harness {
 }
 
 /**
+ * A system for tests that play the primary against a secondary: link 1 to system 2 on channel
+ * adapter 0, 64 KiB journal batches, 4 KiB largest transfer; data volumes 1 (256 blocks) and 2
+ * (100 blocks) on drive 0, journal volume 3 (`journalBlocks`, default 256) on drive 1.
+ */
+export function secondaryTestSystem(o: { journalBlocks?: number; readWindowMax?: number } = {}): Harness {
+  return freshSystem({
+    links: [{ number: 1, peerSystem: 2, adapter: 0 }],
+    ...(o.readWindowMax !== undefined ? { readWindowMax: o.readWindowMax } : {}),
+    journalBatchBytes: 64 * 1024,
+    maxTransferBytes: 4096,
+    volumes: [
+      { number: 1, format: 'OPEN3', capacityBlocks: 256, drive: 0, startBlock: 0 },
+      { number: 2, format: 'OPEN3', capacityBlocks: 100, drive: 0, startBlock: 256 },
+      { number: 3, format: 'OPEN3', capacityBlocks: o.journalBlocks ?? 256, drive: 1, startBlock: 0 },
+    ],
+  });
+}
+
+/**
  * S900–S930 on a primary through the maintenance commands: creates `group` (link timeout 0, so
  * the watch never suspends on silent readers), pairs each of `primaries` with the same volume
  * number on system 2, registers `journal` and starts copying for `readers` (default [2]).
