@@ -25,6 +25,7 @@ import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
 import { GroupService, TASK_WORDS, TaskKind, TaskState, TaskWord as T, namesVolume } from './structs/task.ts';
 import { ConfigOp, ReleaseMode } from './link-protocol.ts';
 import { SentBatches } from './sent-batches.ts';
+import { suspendedWithoutStorage } from './copy-context.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
 export interface GroupOptions {
@@ -481,6 +482,10 @@ export class CopyCommands {
       for (let i = 0; i < mem.groups.pairCount(group); i++) if (mem.pairs.state(mem.groups.pairAt(group, i)) === PairState.ABNORMAL) suspended++;
       if (suspended === 0) return rejected(`group ${group} has no suspended pair to resync`);
       if (mem.groups.state(group) !== GroupState.NORMAL) return rejected(`group ${group} is ${GROUP_STATE_NAME[mem.groups.state(group)]}; repair its journal volume first`);
+      const unreadable = suspendedWithoutStorage(mem, group);
+      if (unreadable !== 0) {
+        return rejected(`primary volume ${unreadable} has no storage, so a resync cannot read the tracks it missed; the pair stays suspended and its secondary holds a consistent image up to the suspension`);
+      }
       mem.groups.setFlag(group, GroupFlag.RESYNC_PENDING, true);
       mem.doorbells.ring(group % mem.config.channelAdapters);
       return ok();

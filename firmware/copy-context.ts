@@ -9,6 +9,8 @@ import { UI_SLOT_BYTES, type RingGeometry } from './journal-ring.ts';
 import type { LinkPort } from './platform.ts';
 import type { ControlMemory } from './layout.ts';
 import { TASK_WORDS, TaskF64, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
+import { PairState } from './structs/pair-info.ts';
+import { NO_DRIVE } from './structs/volume-info.ts';
 
 export interface CopyContext extends IoContext {
   readonly clock: Clock;
@@ -80,6 +82,19 @@ export function ready(ctx: CopyContext, t: number, phase: number): void {
   ctx.mem.tasks[t + T.PHASE] = phase;
   ctx.mem.tasks[t + T.WAIT] = TaskWait.NONE;
   ctx.mem.tasks[t + T.STATE] = TaskState.READY;
+}
+
+/**
+ * A suspended pair's primary volume that has no storage (a journal-only intermediate, seed 000
+ * embodiment 3), or 0: such a pair cannot be resynchronised from this system.
+ */
+export function suspendedWithoutStorage(mem: ControlMemory, group: number): number {
+  for (let i = 0; i < mem.groups.pairCount(group); i++) {
+    const pair = mem.groups.pairAt(group, i);
+    const v = mem.pairs.primaryVolume(pair);
+    if (mem.pairs.state(pair) === PairState.ABNORMAL && mem.volumes.driveNumber(v) === NO_DRIVE) return v;
+  }
+  return 0;
 }
 
 /** How many of a group's pairs are in one of `states`. */

@@ -14,7 +14,7 @@
 import { UpdateBitmaps } from './bitmap.ts';
 import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
-import { pairsIn, ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
+import { pairsIn, ready, sleepUntil, suspendedWithoutStorage, taskWord, type CopyContext } from './copy-context.ts';
 import { Journal, type Reservation } from './journal-create.ts';
 import { UI_SLOT_BYTES } from './journal-ring.ts';
 import { GroupFlag, GroupState, SUSPEND_REASON_NAME, SuspendReason } from './structs/group-info.ts';
@@ -247,7 +247,9 @@ export class InitialCopy {
       this.ctx.journals.suspendGroup(group, SuspendReason.LINK);
       mem.locks.unlock(lock);
     }
-    const resync = mem.groups.hasFlag(group, GroupFlag.RESYNC_PENDING) || (reason === SuspendReason.LINK && !silent);
+    // A pair whose primary volume has no storage (a journal-only intermediate, seed 000
+    // embodiment 3) cannot be resynchronised from here: it stays suspended.
+    const resync = (mem.groups.hasFlag(group, GroupFlag.RESYNC_PENDING) || (reason === SuspendReason.LINK && !silent)) && suspendedWithoutStorage(mem, group) === 0;
     if (resync && pairsIn(mem, group, PairState.ABNORMAL) > 0) {
       mem.locks.lock(lock);
       mem.groups.setFlag(group, GroupFlag.RESYNC_PENDING, false);

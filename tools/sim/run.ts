@@ -22,7 +22,7 @@ import { Prng } from '../../hal/runtime/prng.ts';
 import type { StorageSystem } from '../system.ts';
 import { Topology } from '../topology.ts';
 import { WriteHistory } from './history.ts';
-import { DATA_VOLUMES, JOURNAL_DRIVE, JOURNAL_VOLUME, VOLUME_BLOCKS, describeScenario, scenarioOf, topologyOf, type Fault, type Scenario } from './scenario.ts';
+import { DATA_VOLUMES, JOURNAL_DRIVE, JOURNAL_VOLUME, UPSTREAM, VOLUME_BLOCKS, describeScenario, hasUpstream, scenarioOf, topologyOf, type Fault, type Scenario } from './scenario.ts';
 
 export interface SimOptions {
   /** Override the scenario's number of host writes. */
@@ -71,8 +71,8 @@ export async function runSeed(seed: number, o: SimOptions = {}): Promise<SimResu
   const result: SimResult = {
     seed, scenario: describeScenario(sc), ok: false, violation: null, writes: 0, checks: 0, prefixes: {}, faults: {}, virtualMs: 0, steps: 0, traceTail: tail,
   };
-  const { configs, links } = topologyOf(sc);
-  topo = await Topology.boot(configs, links, { runtime: 'deterministic', seed, faults: true, trace: (line) => note(line) });
+  const { configs, links, hostLinks } = topologyOf(sc);
+  topo = await Topology.boot(configs, links, { runtime: 'deterministic', seed, faults: true, trace: (line) => note(line) }, hostLinks);
   const sim = new Simulation(sc, topo, note, result);
   try {
     await sim.run();
@@ -116,6 +116,8 @@ interface Epoch {
 
 class Simulation {
   private readonly primary: StorageSystem;
+  /** The system the host writes to: the primary, or the upstream of a cascade. */
+  private readonly writer: StorageSystem;
   private readonly secondaries: StorageSystem[];
   readonly history = new WriteHistory(DATA_VOLUMES, VOLUME_BLOCKS);
   private readonly rng: Prng;
@@ -127,6 +129,7 @@ class Simulation {
 
   constructor(private readonly sc: Scenario, private readonly topo: Topology, private readonly note: (line: string) => void, private readonly result: SimResult) {
     this.primary = topo.system(1);
+    this.writer = hasUpstream(sc) ? topo.system(UPSTREAM) : this.primary;
     this.secondaries = sc.secondaries.map((s) => topo.system(s));
     this.rng = new Prng((sc.seed ^ 0xa11ce) >>> 0);
     for (const s of sc.secondaries) this.epochs.set(s, { phase: 'copying', sentBy: 0, boundary: 0, lastK: 0 });
@@ -163,7 +166,13 @@ class Simulation {
       ok('secondary journal', s.copy.registerJournalVolume(1, JOURNAL_VOLUME));
       ok('secondary start', s.copy.startCopy(1));
     }
-    ok('primary start', this.primary.copy.startCopy(1, { readers: this.sc.secondaries }));
+    // A journal-only intermediate has nothing to copy from: both sides start equal (all zero).
+    ok('primary start', this.primary.copy.startCopy(1, { readers: this.sc.secondaries, noCopy: this.sc.topology === 'journal-only' }));
+    if (hasUpstream(this.sc)) {
+      const upstream = this.writer;
+      const reachable = (system: number): boolean => upstream.shared.remotes?.some((r) => r.system === system) ?? false;
+      for (const v of DATA_VOLUMES) ok(`synchronous pair of volume ${v}`, upstream.copy.registerSyncPair(v, 1, v, reachable));
+    }
     this.note(`sim: ${describeScenario(this.sc)}`);
   }
 
@@ -258,7 +267,7 @@ class Simulation {
     const blocks = 1 + this.rng.below(this.sc.maxWriteBlocks);
     const block = this.rng.below(VOLUME_BLOCKS - blocks + 1);
     const data = this.history.dataFor(volume, block, blocks);
-    const r = await this.primary.host.write(this.history.writes.length % 2, volume, block, data);
+    const r = await this.writer.host.write(this.history.writes.length % 2, volume, block, data);
     if (r.status !== ScsiStatus.GOOD) throw new Violation(`host write ${this.history.writes.length + 1} (volume ${volume} block ${block}) refused: ${r.reasonText}`);
     this.history.record(volume, block, blocks);
     this.result.writes++;
@@ -270,15 +279,25 @@ class Simulation {
     return p.pairs.every((x) => x.state === 'normal' && !x.resync);
   }
 
+  /**
+   * No pair copies volume contents (initial copy or resync): journals alone carry every change the
+   * secondary gets. A suspended pair keeps that true — writes after the suspension are not sent
+   * at all — so the secondary stays a prefix through a suspension, and only a copy breaks it.
+   */
+  private journalsOnly(): boolean {
+    const p = this.primary.copy.groupStatus(1).data!;
+    return p.pairs.every((x) => (x.state === 'normal' || x.state === 'abnormal') && !x.resync);
+  }
+
   private async checkAll(): Promise<void> {
-    const inSync = this.primaryInSync();
+    const inSync = this.journalsOnly();
     const p = this.primary.copy.groupStatus(1).data!;
     const made = p.nextUpdateNumber - 1;
     for (const s of this.secondaries) {
       const n = s.config.systemNumber;
       const epoch = this.epochs.get(n)!;
       if (!inSync) {
-        if (epoch.phase !== 'copying') this.note(`sim: system ${n} leaves its consistent epoch (primary pairs not in sync)`);
+        if (epoch.phase !== 'copying') this.note(`sim: system ${n} leaves its consistent epoch (initial copy or resync)`);
         epoch.phase = 'copying';
         continue;
       }
@@ -322,9 +341,15 @@ class Simulation {
 
   private async converge(): Promise<void> {
     let resynced = false;
+    let unrepairable = false;
     const target = (): number => this.primary.copy.groupStatus(1).data!.nextUpdateNumber - 1;
     const done = (): boolean => {
       const p = this.primary.copy.groupStatus(1).data!;
+      if (this.sc.topology === 'journal-only' && p.pairs.some((x) => x.state === 'abnormal')) {
+        // A journal-only intermediate has no data to resync from: the suspension stays.
+        unrepairable = true;
+        return true;
+      }
       if (!resynced && p.pairs.some((x) => x.state === 'abnormal') && p.suspendReason === 'journal full') {
         // The operator's resync after a journal-full suspension (a link-failure one resyncs by itself).
         resynced = true;
@@ -340,9 +365,21 @@ class Simulation {
       const qs = this.secondaries.map((s) => { const q = s.copy.groupStatus(1).data!; return `system ${s.config.systemNumber} ${q.state} restored ${q.restoredNumber} received ${q.receivedNumber}`; });
       throw new Violation(`no convergence: primary pairs ${p.pairs.map((x) => x.state).join('/')} (${p.suspendReason}), next update ${p.nextUpdateNumber}; ${qs.join('; ')}`);
     }
-    const want = await readVolumes(this.primary);
+    if (unrepairable) {
+      const r = this.primary.copy.resync(1);
+      if (r.status === 'ok' || !r.reason.includes('has no storage')) throw new Violation(`a journal-only intermediate accepted a resync it cannot do: ${r.status} ${r.reason}`);
+      this.note(`sim: the journal-only intermediate's pairs are suspended for good (${r.reason}); the secondary takes over`);
+      await this.primaryLost();
+      return;
+    }
+    const want = await readVolumes(this.writer);
     const image = this.history.prefixOf(want);
-    if (!image.ok || image.k !== this.history.writes.length) throw new Violation(`the primary does not hold every acknowledged write: ${image.ok ? `only 1..${image.k}` : image.problem}`);
+    if (!image.ok || image.k !== this.history.writes.length) throw new Violation(`the ${hasUpstream(this.sc) ? 'upstream' : 'primary'} does not hold every acknowledged write: ${image.ok ? `only 1..${image.k}` : image.problem}`);
+    if (this.sc.topology === 'cascade') {
+      // Synchronous: the primary holds exactly what the upstream acknowledged.
+      const held = this.history.prefixOf(await readVolumes(this.primary));
+      if (!held.ok || held.k !== this.history.writes.length) throw new Violation(`the primary does not hold every write the upstream acknowledged: ${held.ok ? `only 1..${held.k}` : held.problem}`);
+    }
     for (const s of this.secondaries) {
       const n = s.config.systemNumber;
       const q = s.copy.groupStatus(1).data!;
@@ -365,7 +402,7 @@ class Simulation {
   private async primaryLost(): Promise<void> {
     for (const s of this.sc.secondaries) for (const link of this.topo.linksBetween(1, s)) link.cut();
     this.note('sim: the primary site is lost (every link cut for good)');
-    const inSync = this.primaryInSync();
+    const inSync = this.journalsOnly();
     for (const s of this.secondaries) {
       const n = s.config.systemNumber;
       const r = s.copy.takeover(1);

@@ -2,8 +2,10 @@
 // system and group, the host workload and the faults with the moments they strike (counted in
 // host writes, so a scenario means the same thing however fast virtual time runs).
 //
-// Topologies: 'two-site' (primary 1 -> secondary 2) and 'multi-target' (primary 1 -> 2 and 3,
-// seed 002). Each secondary reads over one or two links with a read window of 1..3 commands.
+// Topologies: 'two-site' (primary 1 -> secondary 2), 'multi-target' (primary 1 -> 2 and 3,
+// seed 002), 'cascade' (seed 000 embodiment 2: the host writes to an upstream system 4, which
+// writes every write synchronously to primary 1 before acknowledging it; 1 -> 2 as two-site) and
+// 'journal-only' (embodiment 3: the same, with primary 1's data volumes having no storage). Each secondary reads over one or two links with a read window of 1..3 commands.
 // Journal volumes are small, so a paused restore fills them and the journal-full path runs.
 
 import { DEFAULT_CONFIG, type SystemConfig } from '../../firmware/config.ts';
@@ -21,6 +23,13 @@ export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop'
 export const DRIVE_FAULTS: readonly FaultKind[] = ['journal-read-error', 'journal-drive-failure'];
 /** The drive holding every journal volume (data volumes are on drive 0). */
 export const JOURNAL_DRIVE = 1;
+/** The upstream system of the cascade topologies (the host writes there). */
+export const UPSTREAM = 4;
+
+/** Whether the host writes to an upstream system that forwards synchronously to the primary. */
+export function hasUpstream(sc: Pick<Scenario, 'topology'>): boolean {
+  return sc.topology === 'cascade' || sc.topology === 'journal-only';
+}
 
 export interface Fault {
   /** Strikes before host write number `at` (1-based). */
@@ -37,7 +46,7 @@ export interface Fault {
 
 export interface Scenario {
   seed: number;
-  topology: 'two-site' | 'multi-target';
+  topology: 'two-site' | 'multi-target' | 'cascade' | 'journal-only';
   secondaries: number[];
   linksPerSecondary: number;
   journalBlocks: number;
@@ -58,7 +67,8 @@ const pick = <T>(rng: Prng, items: readonly T[]): T => items[rng.below(items.len
 
 export function scenarioOf(seed: number, o: { writes?: number } = {}): Scenario {
   const rng = new Prng((seed ^ 0x51ed5eed) >>> 0);
-  const topology = rng.below(3) === 0 ? 'multi-target' : 'two-site';
+  const shape = rng.below(6);
+  const topology = shape === 0 || shape === 1 ? 'multi-target' : shape === 2 ? 'cascade' : shape === 3 ? 'journal-only' : 'two-site';
   const secondaries = topology === 'multi-target' ? [2, 3] : [2];
   const linksPerSecondary = 1 + rng.below(2);
   const writes = o.writes ?? 120 + rng.below(160);
@@ -132,7 +142,7 @@ export function smallSystem(number: number, links: SystemConfig['links']): Syste
 }
 
 /** The systems' configurations and links for a scenario (links of secondary s: 1..m on both ends' numbering). */
-export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: LinkSpec[] } {
+export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: LinkSpec[]; hostLinks: Array<{ from: number; to: number }> } {
   const system = (number: number, links: SystemConfig['links']): SystemConfig => ({
     ...smallSystem(number, links),
     readWindowMax: 3,
@@ -150,7 +160,10 @@ export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: Link
   ];
   const links: LinkSpec[] = sc.secondaries.flatMap((s, i) =>
     Array.from({ length: m }, (_, j) => ({ a: { system: 1, link: i * m + j + 1 }, b: { system: s, link: j + 1 }, ringBytes: 1024 * 1024 })));
-  return { configs, links };
+  if (!hasUpstream(sc)) return { configs, links, hostLinks: [] };
+  // Embodiment 3: the intermediate keeps only journals (its data volumes have no storage).
+  if (sc.topology === 'journal-only') configs[0]!.volumes = configs[0]!.volumes.map((v) => (v.number === JOURNAL_VOLUME ? v : { ...v, virtual: true }));
+  return { configs: [...configs, system(UPSTREAM, [])], links, hostLinks: [{ from: UPSTREAM, to: 1 }] };
 }
 
 /** One line describing a scenario (printed with every result, so a failing seed says what it was). */
