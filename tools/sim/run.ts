@@ -280,23 +280,26 @@ class Simulation {
   }
 
   /**
-   * No pair copies volume contents (initial copy or resync): journals alone carry every change the
-   * secondary gets. A suspended pair keeps that true — writes after the suspension are not sent
-   * at all — so the secondary stays a prefix through a suspension, and only a copy breaks it.
+   * Whether journals alone carry every change the secondary gets: no pair copies volume contents
+   * (initial copy or resync). A suspension keeps that true once every copy journal has been sent
+   * (the epoch is draining) — writes after it are not sent at all, so the secondary stays a
+   * prefix. A suspension earlier does not: a copy journal sent after it carries the volume's
+   * contents as of sending ([0080]), writes made after the suspension included, so the secondary
+   * is inconsistent until a resync. `sinceNormal` says the epoch is past that point.
    */
-  private journalsOnly(): boolean {
+  private journalsOnly(sinceNormal: boolean): boolean {
     const p = this.primary.copy.groupStatus(1).data!;
-    return p.pairs.every((x) => (x.state === 'normal' || x.state === 'abnormal') && !x.resync);
+    if (p.pairs.some((x) => x.resync || (x.state !== 'normal' && x.state !== 'abnormal'))) return false;
+    return sinceNormal || p.pairs.every((x) => x.state === 'normal');
   }
 
   private async checkAll(): Promise<void> {
-    const inSync = this.journalsOnly();
     const p = this.primary.copy.groupStatus(1).data!;
     const made = p.nextUpdateNumber - 1;
     for (const s of this.secondaries) {
       const n = s.config.systemNumber;
       const epoch = this.epochs.get(n)!;
-      if (!inSync) {
+      if (!this.journalsOnly(epoch.phase === 'draining')) {
         if (epoch.phase !== 'copying') this.note(`sim: system ${n} leaves its consistent epoch (initial copy or resync)`);
         epoch.phase = 'copying';
         continue;
@@ -402,7 +405,6 @@ class Simulation {
   private async primaryLost(): Promise<void> {
     for (const s of this.sc.secondaries) for (const link of this.topo.linksBetween(1, s)) link.cut();
     this.note('sim: the primary site is lost (every link cut for good)');
-    const inSync = this.journalsOnly();
     for (const s of this.secondaries) {
       const n = s.config.systemNumber;
       const r = s.copy.takeover(1);
@@ -417,7 +419,7 @@ class Simulation {
       const epoch = this.epochs.get(n)!;
       const contents = await readVolumes(s);
       const verdict = this.history.prefixOf(contents);
-      if (!inSync || epoch.phase !== 'draining' || s.copy.groupStatus(1).data!.restoredNumber < epoch.boundary) {
+      if (!this.journalsOnly(epoch.phase === 'draining') || epoch.phase !== 'draining' || s.copy.groupStatus(1).data!.restoredNumber < epoch.boundary) {
         this.note(`sim: system ${n} taken over before its image was consistent (initial copy or resync not drained): not required to be a prefix (${verdict.ok ? `is one, k ${verdict.k}` : 'is not'})`);
         continue;
       }
