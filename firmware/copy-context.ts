@@ -77,6 +77,18 @@ export function sleepUntil(ctx: CopyContext, t: number, wakeMs: number): void {
   ctx.mem.taskFloats[(t >> 1) + TaskF64.WAKE_MS] = wakeMs;
 }
 
+/**
+ * Starts a group's service task (journal read, restore, initial copy) in `phase`. The caller sets
+ * its process-specific words first: the READY store publishes the record to the adapter.
+ */
+export function startService(tasks: Int32Array, t: number, kind: number, group: number, phase: number): void {
+  tasks[t + T.KIND] = kind;
+  tasks[t + T.GROUP] = group;
+  tasks[t + T.CACHE_SLOT] = -1;
+  tasks[t + T.PHASE] = phase;
+  Atomics.store(tasks, t + T.STATE, TaskState.READY);
+}
+
 /** Makes a task runnable in `phase`. */
 export function ready(ctx: CopyContext, t: number, phase: number): void {
   ctx.mem.tasks[t + T.PHASE] = phase;

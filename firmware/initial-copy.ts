@@ -14,12 +14,12 @@
 import { UpdateBitmaps } from './bitmap.ts';
 import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
-import { pairsIn, ready, sleepUntil, suspendedWithoutStorage, taskWord, type CopyContext } from './copy-context.ts';
+import { pairsIn, ready, sleepUntil, startService, suspendedWithoutStorage, taskWord, type CopyContext } from './copy-context.ts';
 import { Journal, type Reservation } from './journal-create.ts';
 import { UI_SLOT_BYTES } from './journal-ring.ts';
 import { GroupFlag, GroupState, SUSPEND_REASON_NAME, SuspendReason } from './structs/group-info.ts';
 import { PAIR_STATE_NAME, PairFlag, PairState } from './structs/pair-info.ts';
-import { GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
+import { GroupService, TaskF64 as F, TaskKind, TaskWord as T } from './structs/task.ts';
 import { encodeUpdateInfo } from './structs/update-info-codec.ts';
 import { UPDATE_INFO_FLAG_INITIAL_COPY } from './structs/update-info.ts';
 import { Run } from './command-receive.ts';
@@ -50,12 +50,8 @@ export class InitialCopy {
 
   /** S930: start copying a primary group (called by the maintenance port). */
   static start(tasks: Int32Array, t: number, group: number): void {
-    tasks[t + T.KIND] = TaskKind.INITIAL_COPY;
-    tasks[t + T.GROUP] = group;
-    tasks[t + T.CACHE_SLOT] = -1;
     tasks[t + W_PAIR] = 0;
-    tasks[t + T.PHASE] = CopyPhase.PICK;
-    Atomics.store(tasks, t + T.STATE, TaskState.READY);
+    startService(tasks, t, TaskKind.INITIAL_COPY, group, CopyPhase.PICK);
   }
 
   resume(task: number): number {

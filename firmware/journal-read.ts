@@ -17,7 +17,7 @@
 
 import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_WAIT } from './cache-io.ts';
-import { free, loadGeometry, pointerSetOf, ready, rxView, sleepUntil, taskWord, txView, type CopyContext } from './copy-context.ts';
+import { free, loadGeometry, pointerSetOf, ready, rxView, sleepUntil, startService, taskWord, txView, type CopyContext } from './copy-context.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, journalUsage, uiFits, wdFits, type RingGeometry } from './journal-ring.ts';
 import { Frame, JNLRD_BYTES, JnlrdOff, RefusalReason, ReleaseMode, REFUSAL_TEXT, RESPONSE_FLAG_COPY_COMPLETE, RESPONSE_HEADER_BYTES, RespOff, ResponseKind, WIRE_UPDATE_INFO_BYTES } from './link-protocol.ts';
 import type { LinkPort } from './platform.ts';
@@ -96,19 +96,15 @@ export class JournalRead {
 
   /** S930 on the secondary: start the loop (called by the maintenance port). */
   static start(mem: CopyContext['mem'], t: number, group: number, nowMs: number): void {
-    const ctxTasks = mem.tasks;
+    const tasks = mem.tasks;
     mem.window.clear(group);
-    ctxTasks[t + T.KIND] = TaskKind.JOURNAL_READ;
-    ctxTasks[t + T.GROUP] = group;
-    ctxTasks[t + W_RETRY] = 0;
-    ctxTasks[t + W_FAILURES] = 0;
-    ctxTasks[t + W_FLAGS] = 0;
-    ctxTasks[t + W_LINK_NEXT] = 0;
-    ctxTasks[t + T.CACHE_SLOT] = -1;
-    ctxTasks[t + T.PHASE] = ReadPhase.SEND;
+    tasks[t + W_RETRY] = 0;
+    tasks[t + W_FAILURES] = 0;
+    tasks[t + W_FLAGS] = 0;
+    tasks[t + W_LINK_NEXT] = 0;
     mem.taskFloats[(t >> 1) + F.WAKE_MS] = nowMs;
     mem.taskFloats[(t >> 1) + F_NEXT_SEND] = nowMs;
-    Atomics.store(ctxTasks, t + T.STATE, TaskState.READY);
+    startService(tasks, t, TaskKind.JOURNAL_READ, group, ReadPhase.SEND);
   }
 
   /** Runs the group's journal read task one step; `busy(link)` says a link's send buffer is taken. */

@@ -13,7 +13,7 @@
 
 import { BLOCK_BYTES } from './config.ts';
 import { IO_DONE, IO_ERROR, IO_WAIT } from './cache-io.ts';
-import { free, loadGeometry, pointerSetOf, ready, sleepUntil, taskWord, type CopyContext } from './copy-context.ts';
+import { free, loadGeometry, pointerSetOf, ready, sleepUntil, startService, taskWord, type CopyContext } from './copy-context.ts';
 import { UI_SLOT_BYTES, advanceUi, advanceWd, type RingGeometry } from './journal-ring.ts';
 import { GroupFlag, GroupState } from './structs/group-info.ts';
 import { TASK_WORDS, GroupService, TaskF64 as F, TaskKind, TaskState, TaskWord as T } from './structs/task.ts';
@@ -44,11 +44,7 @@ export class Restore {
   }
 
   static start(tasks: Int32Array, t: number, group: number): void {
-    tasks[t + T.KIND] = TaskKind.RESTORE;
-    tasks[t + T.GROUP] = group;
-    tasks[t + T.CACHE_SLOT] = -1;
-    tasks[t + T.PHASE] = RestorePhase.CHECK;
-    Atomics.store(tasks, t + T.STATE, TaskState.READY);
+    startService(tasks, t, TaskKind.RESTORE, group, RestorePhase.CHECK);
   }
 
   resume(task: number): number {
