@@ -39,5 +39,12 @@ export interface Drive {
  * a file drive carries its path (every processor opens its own descriptor).
  */
 export type DriveDescriptor =
-  | { kind: 'memory'; blockCount: number; buffer: SharedArrayBuffer; faults?: SharedArrayBuffer }
+  | {
+      kind: 'memory';
+      blockCount: number;
+      buffer: SharedArrayBuffer;
+      faults?: SharedArrayBuffer;
+      /** A volatile write cache (DrivePersistence.allocate): writes are durable only once flushed. */
+      persistence?: SharedArrayBuffer;
+    }
   | { kind: 'file'; blockCount: number; path: string; faults?: SharedArrayBuffer };

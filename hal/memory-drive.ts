@@ -1,12 +1,15 @@
 // MemoryDrive: a drive whose blocks live in a SharedArrayBuffer, so every processor thread that
 // opens the same descriptor sees the same bytes without any message passing. It is the fast
-// back-end for tests and benchmarks; its contents vanish with the process.
+// back-end for tests and benchmarks; its contents vanish with the process. Given a persistence
+// block (drive-persistence.ts), its writes sit in a volatile write cache until flush(), and the
+// simulator's power loss may tear or lose them.
 //
 // It also exports assertTransfer, the argument check every back-end shares, so that a bad address
 // throws the same way whichever drive (or fault wrapper) it reaches first.
 //
 // No node:* import here on purpose: firmware-adjacent code may load this module.
 
+import { DrivePersistence } from './drive-persistence.ts';
 import { DRIVE_BLOCK_BYTES, DriveStatus } from './drive.ts';
 import type { Drive, DriveStatusCode } from './drive.ts';
 
@@ -123,6 +126,8 @@ export class MemoryDrive implements Drive {
   readonly blockBytes = DRIVE_BLOCK_BYTES;
   readonly blockCount: number;
   readonly description: string;
+  /** The volatile write cache, when the descriptor carries one; null: every write is durable. */
+  readonly persistence: DrivePersistence | null;
   /** Cached once so a transfer creates at most the one view it copies through. */
   private readonly bytes: Uint8Array;
 
@@ -132,7 +137,8 @@ export class MemoryDrive implements Drive {
     return new SharedArrayBuffer(blockCount * DRIVE_BLOCK_BYTES);
   }
 
-  constructor(buffer: SharedArrayBuffer, blockCount: number) {
+  /** `persistence`: a DrivePersistence.allocate(blockCount) buffer, shared like `buffer`. */
+  constructor(buffer: SharedArrayBuffer, blockCount: number, persistence?: SharedArrayBuffer) {
     assertBlockCount(blockCount);
     if (!(buffer instanceof SharedArrayBuffer)) {
       throw new Error('MemoryDrive: buffer must be a SharedArrayBuffer so every processor sees it');
@@ -146,6 +152,8 @@ export class MemoryDrive implements Drive {
     this.blockCount = blockCount;
     this.description = `memory ${describeSize(expectedBytes)}`;
     this.bytes = new Uint8Array(buffer);
+    // DrivePersistence checks that its block count is the buffer's.
+    this.persistence = persistence === undefined ? null : new DrivePersistence(persistence, buffer);
   }
 
   read(lba: number, blocks: number, dst: Uint8Array, dstOffset: number): DriveStatusCode {
@@ -157,11 +165,13 @@ export class MemoryDrive implements Drive {
   write(lba: number, blocks: number, src: Uint8Array, srcOffset: number): DriveStatusCode {
     assertTransfer(this, lba, blocks, src, srcOffset, 'src');
     copyBytes(this.bytes, lba * DRIVE_BLOCK_BYTES, src, srcOffset, blocks * DRIVE_BLOCK_BYTES);
+    this.persistence?.noteWrite(lba, blocks);
     return DriveStatus.OK;
   }
 
-  /** Memory has nothing below it to make durable. */
+  /** Without a persistence block, memory has nothing below it to make durable. */
   flush(): DriveStatusCode {
+    this.persistence?.flush();
     return DriveStatus.OK;
   }
 

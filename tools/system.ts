@@ -9,6 +9,7 @@
 
 import { VirtualClock } from '../hal/clock.ts';
 import type { Drive, DriveDescriptor } from '../hal/drive.ts';
+import { DrivePersistence } from '../hal/drive-persistence.ts';
 import { openDrive } from '../hal/drives.ts';
 import { FaultControl } from '../hal/faulty-drive.ts';
 import { MemoryDrive } from '../hal/memory-drive.ts';
@@ -35,6 +36,13 @@ export interface BootOptions {
   trace?: (line: string) => void;
   /** Reuse these memory-drive buffers (a "reboot" of memory drives); by drive number. */
   memoryDrives?: ReadonlyMap<number, SharedArrayBuffer>;
+  /**
+   * Give every memory drive a volatile write cache: writes are durable only once flushed, and
+   * `persistence(drive).powerLoss(rng)` may tear or lose the rest (file drives are unaffected).
+   */
+  persistentDrives?: boolean;
+  /** Reuse these persistence buffers (with their `memoryDrives`) on a reboot; by drive number. */
+  persistenceBuffers?: ReadonlyMap<number, SharedArrayBuffer>;
   /** This system's ends of its links, by link number (see tools/topology.ts). */
   links?: LinkAttachment[];
   /** Systems whose host ports this one writes to (synchronous pairs). */
@@ -61,6 +69,8 @@ export class StorageSystem {
   readonly host: HostClient;
   private powered = true;
   private readonly inspection = new Map<number, Drive>();
+  /** The memory drives' persistence buffers (boot with persistentDrives: true), by drive number. */
+  readonly persistenceBuffers: ReadonlyMap<number, SharedArrayBuffer>;
   /** What boot found of the non-volatile mirror state (configuration `mirrorNv`), if any. */
   mirrorLoad: MirrorLoad | null = null;
 
@@ -71,6 +81,7 @@ export class StorageSystem {
     readonly driveDescriptors: Array<{ number: number; descriptor: DriveDescriptor }>,
     readonly faultControls: ReadonlyMap<number, FaultControl>,
     readonly memoryDrives: ReadonlyMap<number, SharedArrayBuffer>,
+    private readonly persistenceControls: ReadonlyMap<number, DrivePersistence>,
     private readonly threaded: ThreadedRuntime | null,
     readonly deterministic: DeterministicRuntime | null,
     readonly processors: Processor[],
@@ -80,6 +91,7 @@ export class StorageSystem {
     nowMs: () => number,
     private readonly traceSink: (line: string) => void = () => {},
   ) {
+    this.persistenceBuffers = new Map([...persistenceControls].map(([drive, control]) => [drive, control.buffer] as const));
     this.maintenance = new MaintenancePort(mem);
     this.copy = new CopyCommands(mem, nowMs, this.traceSink);
     this.host = new HostClient(attachHostPorts(shared, mem.doorbells), waiter, nowMs);
@@ -92,6 +104,7 @@ export class StorageSystem {
     if (options.remotes) shared.remotes = options.remotes;
     const memoryDrives = new Map<number, SharedArrayBuffer>();
     const faultControls = new Map<number, FaultControl>();
+    const persistenceControls = new Map<number, DrivePersistence>();
     const descriptors: Array<{ number: number; descriptor: DriveDescriptor }> = [];
     for (const d of config.drives) {
       let faults: SharedArrayBuffer | undefined;
@@ -101,9 +114,20 @@ export class StorageSystem {
       }
       let descriptor: DriveDescriptor;
       if (d.kind === 'memory') {
-        const buffer = options.memoryDrives?.get(d.number) ?? MemoryDrive.allocate(d.blockCount);
+        const reused = options.memoryDrives?.get(d.number);
+        const buffer = reused ?? MemoryDrive.allocate(d.blockCount);
         memoryDrives.set(d.number, buffer);
         descriptor = faults ? { kind: 'memory', blockCount: d.blockCount, buffer, faults } : { kind: 'memory', blockCount: d.blockCount, buffer };
+        let persistence = options.persistenceBuffers?.get(d.number);
+        if (persistence !== undefined && reused === undefined) {
+          throw new Error(`${config.name}: drive ${d.number}: a reused persistence buffer needs its memory drive buffer too (memoryDrives)`);
+        }
+        // A fresh cache over a reused drive starts with the drive's contents durable.
+        if (persistence === undefined && options.persistentDrives) persistence = DrivePersistence.allocate(d.blockCount, reused);
+        if (persistence !== undefined) {
+          persistenceControls.set(d.number, new DrivePersistence(persistence, buffer));
+          descriptor.persistence = persistence;
+        }
       } else {
         descriptor = faults ? { kind: 'file', blockCount: d.blockCount, path: d.path!, faults } : { kind: 'file', blockCount: d.blockCount, path: d.path! };
       }
@@ -142,7 +166,7 @@ export class StorageSystem {
           trace(`${config.name}: processor ${processorId} failed: ${error.message}`);
         },
       });
-      return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now(), (line) => trace(`${config.name}: ${line}`))
+      return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, persistenceControls, runtime, null, [], localDrives, failures, threadedWaiter, () => Date.now(), (line) => trace(`${config.name}: ${line}`))
         .restartMirrors(mirrorLoad);
     }
 
@@ -173,7 +197,7 @@ export class StorageSystem {
       },
     };
     // Closed with the local handles at power-off, as a worker closes its own when it exits.
-    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs(), (line) => trace(`${config.name}: ${line}`))
+    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, persistenceControls, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs(), (line) => trace(`${config.name}: ${line}`))
       .restartMirrors(mirrorLoad);
   }
 
@@ -225,6 +249,13 @@ export class StorageSystem {
   faults(drive: number): FaultControl {
     const control = this.faultControls.get(drive);
     if (!control) throw new Error(`drive ${drive} has no fault control; boot with { faults: true }`);
+    return control;
+  }
+
+  /** The volatile write cache of a memory drive (boot with persistentDrives: true). */
+  persistence(drive: number): DrivePersistence {
+    const control = this.persistenceControls.get(drive);
+    if (!control) throw new Error(`drive ${drive} has no persistence control; boot with { persistentDrives: true } (memory drives only)`);
     return control;
   }
 
