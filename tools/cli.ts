@@ -39,6 +39,7 @@ Data
   dump -s SYSTEM -o FILE          write the shared (control) memory to a file
   inspect memory FILE [--section NAME]
   inspect journal DRIVE --start BLOCK --blocks N   |   inspect journal -s SYSTEM -v VOLUME
+  journal-scan -s SYSTEM -g G [-v VOLUME] [--from N]   the journals a group's journal volume holds on its file drive
 
 Every command prints a table by default and JSON with --json.`;
 
@@ -73,6 +74,7 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<void>> = {
   verify,
   dump,
   inspect,
+  'journal-scan': async (ctx) => (await import('./commands/journal-scan.ts')).journalScan(ctx),
 };
 
 export async function main(argv: string[]): Promise<number> {
