@@ -17,6 +17,7 @@ import { DiskAdapter } from './disk-adapter.ts';
 import { ControlMemory, RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SYSTEM_RECORD_BYTES, SystemWord } from './layout.ts';
 import type { LinkPort, Platform, Processor } from './platform.ts';
 import { NO_DRIVE, VolumeState } from './structs/volume-info.ts';
+import { TASK_WORDS, TaskState, TaskWait, TaskWord } from './structs/task.ts';
 
 /** Everything a processor of one storage system shares with the others; structured-cloneable. */
 export interface SystemShared {
@@ -105,6 +106,35 @@ export function attachProcessor(services: AttachServices): Processor {
   };
   Atomics.add(mem.system, SystemWord.STARTED, 1);
   return services.processorId < shared.config.channelAdapters ? new ChannelAdapter(platform) : new DiskAdapter(platform);
+}
+
+/**
+ * Power-on after a power loss, before any processor starts. Control memory and cache are
+ * battery-backed and kept everything, but the processors stopped wherever they were: a disk
+ * adapter may have stopped inside a drive operation, holding slot locks and pins for that one
+ * loop iteration. None runs now, so every lock is freed and each slot's pin count is set to the
+ * tasks that wait for its stage — the only pins held from one iteration to the next. Dirty slots
+ * stay dirty (a slot is cleaned only after its drive flushed), so what the drives lost is
+ * destaged again. Returns what it corrected.
+ */
+export function recoverAfterPowerLoss(mem: ControlMemory): { locksFreed: number; pinsCorrected: number } {
+  const locksFreed = mem.locks.releaseAll();
+  const cache = new Cache(mem);
+  const pins = new Int32Array(cache.slotCount);
+  const perProcessor = mem.geometry.tasksPerProcessor;
+  for (let task = 0; task < mem.geometry.processors * perProcessor; task++) {
+    const t = task * TASK_WORDS;
+    if (mem.tasks[t + TaskWord.STATE] !== TaskState.WAITING || mem.tasks[t + TaskWord.WAIT] !== TaskWait.STAGE) continue;
+    const slot = mem.tasks[t + TaskWord.CACHE_SLOT]!;
+    if (slot >= 0 && slot < cache.slotCount) pins[slot]!++;
+  }
+  let pinsCorrected = 0;
+  for (let s = 0; s < cache.slotCount; s++) {
+    if (cache.pinCount(s) === pins[s]) continue;
+    cache.setPinCount(s, pins[s]!);
+    pinsCorrected++;
+  }
+  return { locksFreed, pinsCorrected };
 }
 
 /** Asks every processor to finish: channel adapters drain, disk adapters destage and flush. */

@@ -154,6 +154,9 @@ export class Cache {
     assert(left >= 0, `cache slot ${s} unpinned more often than pinned`);
   }
 
+  /** Sets a slot's pin count (power-on recovery, with no processor running). */
+  setPinCount(s: number, pins: number): void { Atomics.store(this.h, s * SLOT_HEADER_WORDS + W.PIN_COUNT, pins); }
+
   tryLockSlot(s: number): boolean { return this.locks.tryLock(this.slotLockBase + s); }
   unlockSlot(s: number): void { this.locks.unlock(this.slotLockBase + s); }
 

@@ -95,6 +95,27 @@ export class ChannelAdapter implements Processor {
       const port = platform.links.get(link.number);
       if (link.adapter === this.processorId && port) this.ownLinks.push([link.number, port]);
     }
+    this.takeOver();
+  }
+
+  /**
+   * An adapter attaching to control memory its processor used before a reset takes its tasks
+   * over: every task's state is in the task table, so host commands, journal reads, restore and
+   * initial copy go on from their cursors and phases, and stage answers still arrive in this
+   * processor's mailbox. Only a response being built in a link's send staging buffer (the
+   * processor's own memory) is lost: that reception is given up, as if the link had lost it.
+   * On a freshly formatted system every record is free and this finds nothing.
+   */
+  private takeOver(): void {
+    const { mem } = this.ctx;
+    let host = 0;
+    for (let task = 0; task < this.hostTasks; task++) {
+      if (mem.tasks[this.ctx.taskBase + task * TASK_WORDS + T.STATE] !== TaskState.FREE) host++;
+    }
+    this.activeTasks = host;
+    let abandoned = 0;
+    for (const [number] of this.ownLinks) if (this.reception.abandon(number)) abandoned++;
+    if (host > 0 || abandoned > 0) this.platform.trace(`channel adapter ${this.processorId}: took over ${host} host commands; ${abandoned} journal read responses being built were lost and will be asked for again`);
   }
 
   step(): number {

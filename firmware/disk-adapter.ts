@@ -9,14 +9,15 @@
 // At power-off the adapter keeps destaging until every channel adapter has finished and its
 // slots are clean, then flushes its drives.
 
-import type { Drive } from '../hal/drive.ts';
+import { DriveStatus, type Drive } from '../hal/drive.ts';
 import { assert } from './assert.ts';
 import { Cache } from './cache.ts';
 import { RunState, SystemWord, type ControlMemory } from './layout.ts';
 import { MAILBOX_ENTRY_WORDS } from '../hal/mailbox.ts';
-import { Msg, MsgStatus } from './messages.ts';
+import { Msg, MsgStatus, diskAdapterFor } from './messages.ts';
+import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
 import type { Platform, Processor } from './platform.ts';
-import { destageSlot, stageSlot, type Transferred } from './read-write.ts';
+import { driveStatus, stageSlot, writeDirtySectors, type Transferred } from './read-write.ts';
 import { STAT_COUNTERS_PER_PROCESSOR, Stat } from './structs/statistics.ts';
 import { VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
@@ -33,9 +34,15 @@ export class DiskAdapter implements Processor {
   private readonly index: number;
   private readonly scratch = new Int32Array(MAILBOX_ENTRY_WORDS);
   private readonly transferred: Transferred = { blocks: 0, failedDrive: -1 };
+  /** Slots a destage pass has written and holds locked until their drives have flushed. */
+  private readonly writtenSlots: Int32Array;
+  /** Drives a destage pass has written (reused, so a pass allocates nothing once warm). */
+  private readonly flushDrives: Drive[] = [];
   /** Deferred work, fixed size: [kind, from, task, slot, status, pending-as-reply]. */
   private readonly deferred: Int32Array;
   private deferredCount = 0;
+  /** Stage requests a reset predecessor may have taken and lost: [from, task, slot] triples. */
+  private inherited: number[] = [];
   private readonly deferredMax: number;
   private destageCursor: number;
   private dirtyInShare = 0;
@@ -53,12 +60,15 @@ export class DiskAdapter implements Processor {
     this.deferredMax = config.mailboxCapacity;
     this.deferred = new Int32Array(this.deferredMax * 6);
     this.destageCursor = this.index;
+    this.writtenSlots = new Int32Array(config.destageBatchSlots);
+    this.takeOver();
   }
 
   step(): number {
     let work = 0;
     this.stats[Stat.LOOP_ITERATIONS]!++;
     work += this.retryDeferred();
+    if (this.inherited.length > 0) work += this.serveInherited();
     const mailbox = this.mem.mailboxes[this.processorId]!;
     while (this.deferredCount < this.deferredMax && mailbox.tryPop(this.scratch)) {
       work++;
@@ -73,8 +83,42 @@ export class DiskAdapter implements Processor {
     return work;
   }
 
+  /**
+   * A disk adapter attaching to control memory a predecessor used (a processor reset): the stage
+   * requests it had taken from its mailbox — deferred, or answered into a full mailbox — lived in
+   * its own memory and are gone. Every channel-adapter task still waiting for a stage of a slot
+   * this adapter serves asks again; one whose answer is in fact on its way gets a second answer,
+   * which finds the slot valid (a transfer always rechecks) or is counted as a bad message.
+   * On a freshly formatted system nothing waits, so this finds nothing.
+   */
+  private takeOver(): void {
+    const { mem } = this;
+    const perProcessor = mem.geometry.tasksPerProcessor;
+    for (let from = 0; from < mem.config.channelAdapters; from++) {
+      for (let task = 0; task < perProcessor; task++) {
+        const t = (from * perProcessor + task) * TASK_WORDS;
+        if (mem.tasks[t + T.STATE] !== TaskState.WAITING || mem.tasks[t + T.WAIT] !== TaskWait.STAGE) continue;
+        const slot = mem.tasks[t + T.CACHE_SLOT]!;
+        if (slot < 0 || slot >= this.cache.slotCount || diskAdapterFor(mem.config.channelAdapters, mem.config.diskAdapters, slot) !== this.processorId) continue;
+        this.inherited.push(from, task, slot);
+      }
+    }
+    if (this.inherited.length > 0) this.platform.trace(`disk adapter ${this.index}: took over ${this.inherited.length / 3} stage requests waiting at its start`);
+  }
+
+  private serveInherited(): number {
+    let served = 0;
+    while (this.inherited.length > 0 && this.deferredCount < this.deferredMax) {
+      const [from, task, slot] = this.inherited.splice(0, 3) as [number, number, number];
+      if (this.cache.pinCount(slot) <= 0) continue;
+      this.stage(from, task, slot);
+      served++;
+    }
+    return served;
+  }
+
   idleWaitMs(): number {
-    return this.deferredCount > 0 || this.dirtyInShare > 0 ? BUSY_RETRY_MS : IDLE_SLEEP_MS;
+    return this.inherited.length > 0 || this.deferredCount > 0 || this.dirtyInShare > 0 ? BUSY_RETRY_MS : IDLE_SLEEP_MS;
   }
 
   finished(): boolean {
@@ -146,12 +190,17 @@ export class DiskAdapter implements Processor {
     return count - this.deferredCount;
   }
 
-  /** Destages dirty slots of this adapter's share; counts the dirty ones it could not do yet. */
+  /**
+   * Destages dirty slots of this adapter's share; counts the dirty ones it could not do yet.
+   * The slots written are kept locked until every drive written has flushed, and only then
+   * marked clean: a clean slot may be evicted, so clean must mean durable (a power loss before
+   * the flush finds them still dirty and destages them again).
+   */
   private destagePass(): number {
     const { cache, mem } = this;
     const share = mem.config.diskAdapters;
     const batch = mem.config.destageBatchSlots;
-    let destaged = 0;
+    let written = 0;
     let dirty = 0;
     if (cache.dirtySlots() === 0) {
       this.dirtyInShare = 0;
@@ -162,21 +211,53 @@ export class DiskAdapter implements Processor {
       const volume = cache.volumeOf(s);
       if (volume === 0 || mem.volumes.state(volume) === VolumeState.ABNORMAL) continue; // kept, not destageable
       dirty++;
-      if (destaged >= batch) continue;
+      if (written >= batch) continue;
       if (!cache.pinIfIdentity(s, volume, cache.slotNumberOf(s))) continue;
-      if (cache.tryLockSlot(s)) {
-        const status = destageSlot(mem, cache, this.drives, s, this.transferred);
+      if (!cache.tryLockSlot(s)) {
+        cache.unpin(s);
+        continue;
+      }
+      const status = writeDirtySectors(mem, cache, this.drives, s, this.transferred);
+      if (status !== MsgStatus.OK) {
         cache.unlockSlot(s);
-        if (status === MsgStatus.OK) {
+        cache.unpin(s);
+        this.driveError(volume, status, true);
+        continue;
+      }
+      if (!cache.isDirty(s)) {
+        // A volume without storage: nothing to flush.
+        cache.unlockSlot(s);
+        cache.unpin(s);
+        dirty--;
+        continue;
+      }
+      this.writtenSlots[written++] = s;
+      this.stats[Stat.DESTAGE_BLOCKS]! += this.transferred.blocks;
+      const drive = this.drives.get(mem.volumes.driveNumber(volume))!;
+      if (!this.flushDrives.includes(drive)) this.flushDrives.push(drive);
+    }
+    let destaged = 0;
+    if (written > 0) {
+      let flushed: number = DriveStatus.OK;
+      for (const drive of this.flushDrives) {
+        const status = drive.flush();
+        if (status !== DriveStatus.OK) flushed = status;
+      }
+      this.flushDrives.length = 0;
+      for (let i = 0; i < written; i++) {
+        const s = this.writtenSlots[i]!;
+        const volume = cache.volumeOf(s);
+        if (flushed === DriveStatus.OK) {
+          cache.clearDirty(s);
           destaged++;
           dirty--;
           this.stats[Stat.DESTAGES]!++;
-          this.stats[Stat.DESTAGE_BLOCKS]! += this.transferred.blocks;
-        } else {
-          this.driveError(volume, status, true);
         }
+        cache.unlockSlot(s);
+        cache.unpin(s);
+        // A flush that failed leaves every slot of the pass dirty; the volumes say why.
+        if (flushed !== DriveStatus.OK) this.driveError(volume, driveStatus(flushed), true);
       }
-      cache.unpin(s);
     }
     this.dirtyInShare = dirty;
     if (destaged > 0 && cache.dirtySlots() * 2 > cache.slotCount) {

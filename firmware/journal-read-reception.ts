@@ -85,6 +85,25 @@ export class JournalReadReception {
     return this.ctx.mem.tasks[taskWord(this.ctx, this.taskOf(link)) + T.STATE] !== TaskState.FREE;
   }
 
+  /**
+   * A reset adapter's reception of `link` was building its response in the adapter's own send
+   * staging buffer, which the reset lost. The command is given up as if the link had lost the
+   * response: nothing was sent, no pointer moved, the claim on unsent journals is returned and a
+   * pinned slot unpinned. The secondary asks again after its timeout. True if there was one.
+   */
+  abandon(link: number): boolean {
+    const { mem } = this.ctx;
+    const t = taskWord(this.ctx, this.taskOf(link));
+    if (mem.tasks[t + T.STATE] === TaskState.FREE) return false;
+    if (mem.tasks[t + T.STATE] === TaskState.WAITING && mem.tasks[t + T.WAIT] === TaskWait.STAGE && mem.tasks[t + T.CACHE_SLOT]! >= 0) {
+      this.ctx.cache.unpin(mem.tasks[t + T.CACHE_SLOT]!);
+    }
+    mem.tasks[t + T.CACHE_SLOT] = -1;
+    if ((mem.tasks[t + W_RETRY]! & CLAIMED) !== 0) this.locked(mem.tasks[t + T.GROUP]!, () => this.sent.unclaim(mem.tasks[t + W_SET]!, link));
+    free(this.ctx, t);
+    return true;
+  }
+
   /** S1220: a JNLRD frame arrived on `link` (payload in rxStaging); false if the link's task is busy. */
   accept(link: number, port: LinkPort): void {
     const { mem } = this.ctx;

@@ -29,6 +29,8 @@ import { DRIVE_BLOCK_BYTES } from './drive.ts';
 const H_BLOCK_COUNT = 0;
 /** Writes logged since the last flush, saturating at WRITES_LOGGED_MAX + 1 ("the log overflowed"). */
 const H_WRITES_LOGGED = 1;
+/** Drive operations (writes, flushes) left before an armed power failure strikes; 0 = none armed. */
+const H_FAIL_COUNTDOWN = 2;
 const HEADER_WORDS = 8;
 const HEADER_BYTES = HEADER_WORDS * Int32Array.BYTES_PER_ELEMENT;
 
@@ -93,6 +95,18 @@ export interface PowerLossReport {
 }
 
 /** The volatile write cache of one memory drive, usable from any thread that holds both buffers. */
+/**
+ * Thrown out of a drive operation when an armed power failure strikes during it (see
+ * DrivePersistence.armPowerFailure): the processor that issued it stops right there, in the
+ * middle of its loop iteration, as it would when the power goes.
+ */
+export class PowerFailure extends Error {
+  constructor(what: string) {
+    super(`the power failed during ${what}`);
+    this.name = 'PowerFailure';
+  }
+}
+
 export class DrivePersistence {
   readonly buffer: SharedArrayBuffer;
   readonly blockCount: number;
@@ -163,6 +177,32 @@ export class DrivePersistence {
         Atomics.store(this.log, logged * LOG_ENTRY_WORDS, lba);
         Atomics.store(this.log, logged * LOG_ENTRY_WORDS + 1, blocks);
       }
+      return;
+    }
+  }
+
+  /**
+   * Arms a power failure: the `operations`-th write or flush from now (counted over every handle
+   * of this drive) throws PowerFailure — a write after its bytes reached the volatile cache, a
+   * flush before it made anything durable. Zero disarms.
+   */
+  armPowerFailure(operations: number): void {
+    if (!Number.isSafeInteger(operations) || operations < 0 || operations > 0x7fffffff) throw new RangeError(`armPowerFailure: ${operations} is not a count of operations`);
+    Atomics.store(this.header, H_FAIL_COUNTDOWN, operations);
+  }
+
+  /** Whether a power failure is armed and has not struck yet. */
+  powerFailureArmed(): boolean {
+    return Atomics.load(this.header, H_FAIL_COUNTDOWN) > 0;
+  }
+
+  /** @internal Counts one operation towards an armed power failure; throws when it strikes. */
+  tick(what: string): void {
+    for (;;) {
+      const left = Atomics.load(this.header, H_FAIL_COUNTDOWN);
+      if (left === 0) return;
+      if (Atomics.compareExchange(this.header, H_FAIL_COUNTDOWN, left, left - 1) !== left) continue;
+      if (left === 1) throw new PowerFailure(what);
       return;
     }
   }

@@ -146,6 +146,21 @@ export class LockTable {
     }
   }
 
+  /**
+   * Frees every held lock; returns how many were held. Only when no processor runs — power-on
+   * after a power loss, when holders may have stopped inside their critical sections and none
+   * of them will ever release.
+   */
+  releaseAll(): number {
+    let held = 0;
+    for (let i = 0; i < this.count; i++) {
+      const at = i * RECORD_INT32_WORDS;
+      if (Atomics.exchange(this.words32, at + STATE_INT32, FREE) !== FREE) held++;
+      Atomics.store(this.words32, at + OWNER_INT32, 0);
+    }
+    return held;
+  }
+
   /** Acquires lock i, spinning briefly and then sleeping until it is free. */
   lock(i: number): void {
     this.checkIndex(i);

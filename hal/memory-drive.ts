@@ -165,13 +165,19 @@ export class MemoryDrive implements Drive {
   write(lba: number, blocks: number, src: Uint8Array, srcOffset: number): DriveStatusCode {
     assertTransfer(this, lba, blocks, src, srcOffset, 'src');
     copyBytes(this.bytes, lba * DRIVE_BLOCK_BYTES, src, srcOffset, blocks * DRIVE_BLOCK_BYTES);
-    this.persistence?.noteWrite(lba, blocks);
+    if (this.persistence) {
+      this.persistence.noteWrite(lba, blocks);
+      this.persistence.tick(`a write of blocks ${lba}..${lba + blocks - 1}`);
+    }
     return DriveStatus.OK;
   }
 
   /** Without a persistence block, memory has nothing below it to make durable. */
   flush(): DriveStatusCode {
-    this.persistence?.flush();
+    if (this.persistence) {
+      this.persistence.tick('a flush');
+      this.persistence.flush();
+    }
     return DriveStatus.OK;
   }
 

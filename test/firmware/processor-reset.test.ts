@@ -1,0 +1,161 @@
+// A processor reset and a power loss, task by task, on freshly formatted shared memory without
+// workers: a new processor attaches to the control memory its predecessor left and takes its
+// tasks over (ChannelAdapter and DiskAdapter takeOver); a disk adapter cleans a slot only after
+// its drive flushed, so a power loss inside a destage loses nothing; power-on frees the locks
+// and pins a processor stopped with (recoverAfterPowerLoss). Processors are stepped by hand.
+
+import { describe, expect, it } from 'vitest';
+import { attachProcessor, recoverAfterPowerLoss } from '../../firmware/boot.ts';
+import type { ChannelAdapter } from '../../firmware/channel-adapter.ts';
+import type { DiskAdapter } from '../../firmware/disk-adapter.ts';
+import { Msg } from '../../firmware/messages.ts';
+import type { Platform } from '../../firmware/platform.ts';
+import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from '../../firmware/structs/task.ts';
+import { DrivePersistence, PowerFailure } from '../../hal/drive-persistence.ts';
+import type { Drive } from '../../hal/drive.ts';
+import { HostOp, Reason, ScsiStatus } from '../../hal/host-port.ts';
+import { MAILBOX_ENTRY_WORDS } from '../../hal/mailbox.ts';
+import { MemoryDrive } from '../../hal/memory-drive.ts';
+import { freshSystem, pattern, type Harness } from '../support/harness.ts';
+
+const BLOCK = 512;
+const DA = 2;
+
+/** The platform a harness processor was built with (its drives and link endpoints). */
+const platformOf = (p: ChannelAdapter | DiskAdapter): Platform => (p as unknown as { platform: Platform }).platform;
+
+/** A new processor `id` attached to the harness's memory, as after a reset. */
+function restart(h: Harness, id: number, drives?: ReadonlyMap<number, Drive>): ChannelAdapter | DiskAdapter {
+  const old = id < h.config.channelAdapters ? h.ca[id]! : h.da[id - h.config.channelAdapters]!;
+  const platform = platformOf(old);
+  return attachProcessor({
+    processorId: id, shared: h.shared, drives: drives ?? platform.drives, links: platform.links, clock: h.clock,
+    trace: (line) => h.trace.push(line), singleThreaded: true,
+  }) as ChannelAdapter | DiskAdapter;
+}
+
+/** Steps the given processors round-robin until the slot completes; returns the result and data. */
+function finishOn(h: Harness, processors: Array<{ step(): number }>, port: number, slot: number, rounds = 50): { status: number; reason: number; data: Uint8Array } {
+  for (let i = 0; i < rounds && !h.ports.isComplete(port, slot); i++) for (const p of processors) p.step();
+  expect(h.ports.isComplete(port, slot)).toBe(true);
+  const r = h.ports.result(port, slot);
+  const from = h.ports.dataOffset(port, slot);
+  const data = h.ports.bytes.slice(from, from + h.ports.byteLength(port, slot));
+  h.ports.release(port, slot);
+  return { status: r.status, reason: r.reason, data };
+}
+
+const hostTask = (h: Harness, ca: number, task: number): number => (ca * h.mem.geometry.tasksPerProcessor + task) * TASK_WORDS;
+
+describe('channel adapter reset: host commands go on from the task table', () => {
+  it('a read waiting for its stage when the adapter is reset completes on the new adapter with the drive\'s bytes', () => {
+    const h = freshSystem();
+    const onDrive = pattern(4 * BLOCK, 31);
+    h.driveBytes.get(0)!.set(onDrive, 0); // volume 1 starts at block 0 of drive 0
+    const slot = h.submit(0, HostOp.READ, 1, 0, 4 * BLOCK);
+    h.ca[0]!.step();
+    const t = hostTask(h, 0, 0);
+    expect([h.mem.tasks[t + T.STATE], h.mem.tasks[t + T.WAIT]]).toEqual([TaskState.WAITING, TaskWait.STAGE]);
+    // The adapter is reset here; its successor finds the command in the task table.
+    const ca = restart(h, 0);
+    expect(h.trace.at(-1)).toBe('channel adapter 0: took over 1 host commands; 0 journal read responses being built were lost and will be asked for again');
+    const r = finishOn(h, [h.da[0]!, ca], 0, slot);
+    expect([r.status, r.reason]).toEqual([ScsiStatus.GOOD, Reason.NONE]);
+    expect(Buffer.from(r.data).equals(Buffer.from(onDrive))).toBe(true);
+    expect(h.mem.tasks[t + T.STATE]).toBe(TaskState.FREE);
+    expect(h.cache.pinCount(h.mem.tasks[t + T.CACHE_SLOT]! < 0 ? 0 : h.mem.tasks[t + T.CACHE_SLOT]!)).toBe(0);
+  });
+
+  it('an adapter attached to freshly formatted memory takes nothing over and says nothing', () => {
+    const h = freshSystem();
+    const before = h.trace.length;
+    restart(h, 1);
+    expect(h.trace.length).toBe(before);
+  });
+});
+
+describe('disk adapter reset: stage requests its predecessor took are served again', () => {
+  it('a STAGE taken from the mailbox and lost with the old adapter is staged by the new one; the read completes', () => {
+    const h = freshSystem();
+    const onDrive = pattern(2 * BLOCK, 7);
+    h.driveBytes.get(0)!.set(onDrive, 8 * BLOCK);
+    const slot = h.submit(0, HostOp.READ, 1, 8, 2 * BLOCK);
+    h.ca[0]!.step();
+    // The old disk adapter pops the request and is reset before it answers.
+    const scratch = new Int32Array(MAILBOX_ENTRY_WORDS);
+    expect(h.mem.mailboxes[DA]!.tryPop(scratch)).toBe(true);
+    expect(scratch[0]).toBe(Msg.STAGE);
+    const da = restart(h, DA);
+    expect(h.trace.at(-1)).toBe('disk adapter 0: took over 1 stage requests waiting at its start');
+    const r = finishOn(h, [da, h.ca[0]!], 0, slot);
+    expect([r.status, r.reason]).toEqual([ScsiStatus.GOOD, Reason.NONE]);
+    expect(Buffer.from(r.data).equals(Buffer.from(onDrive))).toBe(true);
+  });
+
+  it('a second answer to a stage already answered is harmless: the command completes once with the right bytes', () => {
+    const h = freshSystem();
+    const onDrive = pattern(BLOCK, 9);
+    h.driveBytes.get(0)!.set(onDrive, 3 * BLOCK);
+    const slot = h.submit(1, HostOp.READ, 1, 3, BLOCK);
+    h.ca[1]!.step();
+    h.da[0]!.step(); // answers into CA 1's mailbox ...
+    const da = restart(h, DA); // ... and the new adapter, not knowing, stages again
+    expect(h.trace.at(-1)).toBe('disk adapter 0: took over 1 stage requests waiting at its start');
+    const r = finishOn(h, [da, h.ca[1]!], 1, slot);
+    expect([r.status, r.reason]).toEqual([ScsiStatus.GOOD, Reason.NONE]);
+    expect(Buffer.from(r.data).equals(Buffer.from(onDrive))).toBe(true);
+    for (let i = 0; i < 5; i++) { da.step(); h.ca[1]!.step(); }
+    expect(h.ports.isComplete(1, slot)).toBe(false); // released, not completed twice
+  });
+});
+
+describe('destage: a slot is clean only once its drive has flushed', () => {
+  /** A disk adapter whose drive 0 has a volatile write cache over the harness's drive bytes. */
+  function persistentDa(h: Harness, existing?: SharedArrayBuffer): { da: DiskAdapter; persistence: DrivePersistence; buffer: SharedArrayBuffer } {
+    const image = h.driveBytes.get(0)!.buffer as SharedArrayBuffer;
+    const blocks = image.byteLength / BLOCK;
+    const buffer = existing ?? DrivePersistence.allocate(blocks, image);
+    const drives = new Map(platformOf(h.da[0]!).drives);
+    const drive = new MemoryDrive(image, blocks, buffer);
+    drives.set(0, drive);
+    return { da: restart(h, DA, drives) as DiskAdapter, persistence: drive.persistence!, buffer };
+  }
+
+  it('a power failure at the flush leaves the slot dirty and the data undurable; power-on frees the slot and the next destage makes it durable', () => {
+    const h = freshSystem();
+    const data = pattern(2 * BLOCK, 44);
+    const slot = h.submit(0, HostOp.WRITE, 1, 16, data.byteLength, data);
+    const r = finishOn(h, [h.ca[0]!], 0, slot);
+    expect([r.status, r.reason]).toEqual([ScsiStatus.GOOD, Reason.NONE]);
+    expect(h.cache.dirtySlots()).toBe(1);
+    const { da, persistence, buffer } = persistentDa(h);
+    persistence.armPowerFailure(2); // the write passes, the flush after it fails
+    expect(() => da.step()).toThrow(PowerFailure);
+    // Written to the drive's volatile cache, not flushed: still dirty, and a power loss may lose it.
+    expect(h.cache.dirtySlots()).toBe(1);
+    expect(Buffer.from(h.driveBytes.get(0)!.subarray(16 * BLOCK, 18 * BLOCK)).equals(Buffer.from(data))).toBe(true);
+    expect(persistence.readDurable(16, 2).every((b) => b === 0)).toBe(true);
+    const lost = persistence.powerLoss(() => 0.99); // every unflushed block reverts
+    expect([lost.unflushedBlocks, lost.revertedOld]).toEqual([2, 2]);
+    expect(h.driveBytes.get(0)!.subarray(16 * BLOCK, 18 * BLOCK).every((b) => b === 0)).toBe(true);
+    // The adapter stopped holding the slot's lock and a pin: power-on frees both.
+    expect(recoverAfterPowerLoss(h.mem)).toEqual({ locksFreed: 1, pinsCorrected: 1 });
+    const { da: after } = persistentDa(h, buffer);
+    for (let i = 0; i < 3; i++) after.step();
+    expect(h.cache.dirtySlots()).toBe(0);
+    expect(Buffer.from(persistence.readDurable(16, 2)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('power-on recovery keeps the pins of tasks waiting for a stage and frees nothing when nothing was held', () => {
+    const h = freshSystem();
+    const slot = h.submit(0, HostOp.READ, 1, 0, BLOCK);
+    h.ca[0]!.step();
+    const t = hostTask(h, 0, 0);
+    const s = h.mem.tasks[t + T.CACHE_SLOT]!;
+    expect(h.cache.pinCount(s)).toBe(1);
+    expect(recoverAfterPowerLoss(h.mem)).toEqual({ locksFreed: 0, pinsCorrected: 0 });
+    expect(h.cache.pinCount(s)).toBe(1);
+    const r = finishOn(h, [h.da[0]!, h.ca[0]!], 0, slot);
+    expect(r.status).toBe(ScsiStatus.GOOD);
+  });
+});
