@@ -64,6 +64,8 @@ async function main(): Promise<number> {
   let writes = 0;
   let checks = 0;
   let simulatedMs = 0;
+  const torn = { unflushedBlocks: 0, revertedBlocks: 0, tornWrites: 0 };
+  let journalScans = 0;
   for (const seed of seeds) {
     if ((Date.now() - started) / 1000 > args.timeS) {
       console.log(`time limit of ${args.timeS} s reached after ${runs} seeds`);
@@ -75,6 +77,10 @@ async function main(): Promise<number> {
     writes += r.writes;
     checks += r.checks;
     simulatedMs += r.virtualMs;
+    torn.unflushedBlocks += r.torn.unflushedBlocks;
+    torn.revertedBlocks += r.torn.revertedBlocks;
+    torn.tornWrites += r.torn.tornWrites;
+    journalScans += r.journalScans;
     for (const [k, n] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + n;
     console.log(line(r, Date.now() - t0));
     if (!r.ok) {
@@ -85,7 +91,7 @@ async function main(): Promise<number> {
     }
   }
   const kinds = Object.entries(faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  console.log(`${runs} seeds, ${failed.length} failed; ${writes} host writes verified, ${checks} prefix checks, ${(simulatedMs / 1000).toFixed(1)} s simulated, faults: ${kinds}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${runs} seeds, ${failed.length} failed; ${writes} host writes verified, ${checks} prefix checks, ${(simulatedMs / 1000).toFixed(1)} s simulated, faults: ${kinds}; power losses left ${torn.unflushedBlocks} blocks unflushed, ${torn.revertedBlocks} reverted, ${torn.tornWrites} writes torn; ${journalScans} journal volumes scanned intact from their drives; ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (failed.length > 0) console.log(`failing seeds: ${failed.map((r) => r.seed).join(' ')}`);
   return failed.length > 0 ? 1 : 0;
 }

@@ -13,13 +13,14 @@ import { DrivePersistence } from '../hal/drive-persistence.ts';
 import { openDrive } from '../hal/drives.ts';
 import { FaultControl } from '../hal/faulty-drive.ts';
 import { MemoryDrive } from '../hal/memory-drive.ts';
-import { DeterministicRuntime } from '../hal/runtime/deterministic.ts';
+import { DeterministicRuntime, type Steppable } from '../hal/runtime/deterministic.ts';
+import { PowerFailure } from '../hal/drive-persistence.ts';
 import { ThreadedRuntime, type LinkAttachment } from '../hal/runtime/threaded.ts';
 import { LinkEndpoint } from '../hal/link.ts';
 import { CopyCommands } from '../firmware/copy-commands.ts';
-import { allocateSystem, attachHostPorts, attachProcessor, formatSystem, requestPowerOff, type SystemShared } from '../firmware/boot.ts';
+import { allocateSystem, attachHostPorts, attachProcessor, formatSystem, recoverAfterPowerLoss, requestPowerOff, type SystemShared } from '../firmware/boot.ts';
 import { validateConfig, type SystemConfig } from '../firmware/config.ts';
-import { ControlMemory, SystemWord } from '../firmware/layout.ts';
+import { ControlMemory, RunState, SystemWord } from '../firmware/layout.ts';
 import { MaintenancePort } from '../firmware/maintenance.ts';
 import { loadMirrorState, saveMirrorState, type MirrorLoad } from '../firmware/mirror-nv.ts';
 import type { Processor } from '../firmware/platform.ts';
@@ -73,6 +74,14 @@ export class StorageSystem {
   readonly persistenceBuffers: ReadonlyMap<number, SharedArrayBuffer>;
   /** What boot found of the non-volatile mirror state (configuration `mirrorNv`), if any. */
   mirrorLoad: MirrorLoad | null = null;
+  /** This system's link ends (deterministic runtime): a processor that restarts attaches to them again. */
+  private linkAttachments: LinkAttachment[] = [];
+  /** Processors that are down (reset, or the power is off), until they start again. */
+  private readonly down = new Set<number>();
+  /** The deterministic runtime's participant of each processor (it catches a power failure). */
+  private readonly participants: Steppable[] = [];
+  /** An armed power failure (armPowerFailure) that has not struck yet. */
+  private powerFailure: { drive: number; downMs: number; onDrives: () => void } | null = null;
 
   private constructor(
     readonly config: SystemConfig,
@@ -188,7 +197,6 @@ export class StorageSystem {
       const endpoints = new Map(links.map((l) => [l.number, new LinkEndpoint(l.buffer, l.side, clock)] as const));
       const p = attachProcessor({ processorId, shared, drives, links: endpoints, clock, trace: (line) => trace(`${config.name}: ${line}`), singleThreaded: true });
       processors.push(p);
-      runtime.add(p);
     }
     const waiter: HostWaiter = {
       wait: async (ports, port, slot) => {
@@ -197,8 +205,10 @@ export class StorageSystem {
       },
     };
     // Closed with the local handles at power-off, as a worker closes its own when it exits.
-    return new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, persistenceControls, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs(), (line) => trace(`${config.name}: ${line}`))
-      .restartMirrors(mirrorLoad);
+    const system = new StorageSystem(config, shared, mem, descriptors, faultControls, memoryDrives, persistenceControls, null, runtime, processors, [...localDrives, ...processorDrives], [], waiter, () => clock.nowMs(), (line) => trace(`${config.name}: ${line}`));
+    system.linkAttachments = links;
+    for (let id = 0; id < processors.length; id++) system.run(id);
+    return system.restartMirrors(mirrorLoad);
   }
 
   /** Seed 004's non-volatile control memory: the mirror pairs saved at the last power-off. */
@@ -245,6 +255,160 @@ export class StorageSystem {
     }
   }
 
+  /**
+   * Resets one processor (deterministic runtime): it stops between two of its loop iterations,
+   * its own memory is lost, and after `downMs` of virtual time a new processor attaches to the
+   * same control memory, cache and drives and takes its tasks over (see ChannelAdapter and
+   * DiskAdapter `takeOver`). Control memory and cache are not touched: they live outside the
+   * processor, as on a real controller.
+   */
+  resetProcessor(processorId: number, downMs: number): void {
+    this.deterministicOnly('a processor reset');
+    if (processorId < 0 || processorId >= this.processors.length) throw new Error(`${this.config.name} has no processor ${processorId}`);
+    if (this.down.has(processorId)) throw new Error(`${this.config.name}: processor ${processorId} is already down`);
+    this.stop(processorId);
+    this.traceSink(`processor ${processorId}: reset (down for ${downMs} ms)`);
+    this.after(downMs, () => this.startProcessor(processorId, 'after its reset'));
+  }
+
+  /**
+   * Loses the power (deterministic runtime): every processor stops at once between loop
+   * iterations, with no destage and no flush. Control memory and cache memory are battery-backed
+   * and keep their contents; each drive loses the writes it had not flushed, or keeps some of
+   * their blocks (`onDrives` applies that, e.g. DrivePersistence.powerLoss). After `downMs` the
+   * power returns and every processor attaches to the memory it left and takes its tasks over;
+   * a dirty slot is still dirty (it is cleaned only after its drive flushed), so every write the
+   * drives lost is destaged again.
+   */
+  powerLoss(downMs: number, onDrives: () => void = () => {}): void {
+    this.deterministicOnly('a power loss');
+    if (this.powerFailure) this.persistence(this.powerFailure.drive).armPowerFailure(0);
+    for (let p = 0; p < this.processors.length; p++) if (!this.down.has(p)) this.stop(p);
+    this.powerFailure = null;
+    onDrives();
+    this.traceSink(`power lost (back in ${downMs} ms)`);
+    this.after(downMs, () => {
+      const r = recoverAfterPowerLoss(this.mem);
+      this.traceSink(`power restored: ${r.locksFreed} locks held at the loss freed, ${r.pinsCorrected} slot pin counts corrected`);
+      for (const p of [...this.down].sort((a, b) => a - b)) this.startProcessor(p, 'at power-on');
+    });
+  }
+
+  /**
+   * An orderly power-off and power-on (deterministic runtime): the processors finish as at
+   * power-off (host commands drain, every dirty slot is destaged and the drives flushed), stay
+   * off for `downMs`, then attach to the same battery-backed memory and go on: remote-copy tasks
+   * (journal read, restore, initial copy) continue where they were.
+   */
+  powerCycle(downMs: number): void {
+    const runtime = this.deterministicOnly('a power cycle');
+    if (this.down.size > 0) throw new Error(`${this.config.name}: a power cycle needs every processor up (${[...this.down].join(', ')} down)`);
+    requestPowerOff(this.mem);
+    runtime.runUntil(() => this.processors.every((p, i) => this.down.has(i) || p.finished()), 50_000_000, `power-off of ${this.config.name}`);
+    for (let p = 0; p < this.processors.length; p++) if (!this.down.has(p)) this.stop(p);
+    this.traceSink(`powered off (on again in ${downMs} ms)`);
+    this.after(downMs, () => {
+      Atomics.store(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 0);
+      Atomics.store(this.mem.system, SystemWord.RUN_STATE, RunState.RUNNING);
+      this.traceSink('powered on');
+      for (const p of [...this.down].sort((a, b) => a - b)) this.startProcessor(p, 'at power-on');
+    });
+  }
+
+  /**
+   * Arms a power loss inside a disk adapter's I/O: the `operations`-th write or flush of drive
+   * `drive` from now throws PowerFailure out of the adapter's loop iteration, and the system then
+   * loses its power as powerLoss(downMs, onDrives) says — with the adapter stopped mid-iteration,
+   * holding its slot locks and pins. Memory drives with persistence only (persistentDrives).
+   */
+  armPowerFailure(drive: number, operations: number, downMs: number, onDrives: () => void = () => {}): void {
+    this.deterministicOnly('a power loss');
+    this.powerFailure = { drive, downMs, onDrives };
+    this.persistence(drive).armPowerFailure(operations);
+  }
+
+  /** Disarms a power failure that has not struck (it strikes at the next iteration boundary instead, if the caller wants). */
+  disarmPowerFailure(): boolean {
+    const armed = this.powerFailure;
+    if (!armed) return false;
+    this.persistence(armed.drive).armPowerFailure(0);
+    this.powerFailure = null;
+    return true;
+  }
+
+  /** Adds processor `id` to the deterministic runtime, behind a participant that catches a power failure. */
+  private run(id: number): void {
+    const p = this.processors[id]!;
+    const participant: Steppable = {
+      kind: p.kind,
+      step: () => {
+        try {
+          return p.step();
+        } catch (e) {
+          if (!(e instanceof PowerFailure) || !this.powerFailure) throw e;
+          const { downMs, onDrives } = this.powerFailure;
+          this.traceSink(`processor ${id}: ${e.message}`);
+          this.powerLoss(downMs, onDrives);
+          return 1;
+        }
+      },
+      idleWaitMs: () => p.idleWaitMs(),
+      finished: () => p.finished(),
+    };
+    this.participants[id] = participant;
+    this.deterministic!.add(participant);
+  }
+
+  private stop(id: number): void {
+    this.deterministic!.remove(this.participants[id]!);
+    this.down.add(id);
+  }
+
+  /** Whether every processor is running (none reset or powered off). */
+  allProcessorsUp(): boolean {
+    return this.down.size === 0;
+  }
+
+  private deterministicOnly(what: string): DeterministicRuntime {
+    if (!this.deterministic || !this.powered) throw new Error(`${this.config.name}: ${what} is modelled in the deterministic runtime of a powered system`);
+    return this.deterministic;
+  }
+
+  /** Runs `action` once, `ms` of virtual time from now, as a participant of the runtime. */
+  private after(ms: number, action: () => void): void {
+    const runtime = this.deterministic!;
+    const due = runtime.clock.nowMs() + ms;
+    let done = false;
+    runtime.add({
+      kind: 'timer',
+      step: () => {
+        if (done || runtime.clock.nowMs() < due) return 0;
+        done = true;
+        action();
+        return 1;
+      },
+      idleWaitMs: () => Math.max(0.001, due - runtime.clock.nowMs()),
+      finished: () => done,
+    });
+  }
+
+  /** Attaches a new processor `processorId` to this system's memory, drives and links. */
+  private startProcessor(processorId: number, why: string): void {
+    const runtime = this.deterministic!;
+    const drives = new Map<number, Drive>();
+    for (const d of this.driveDescriptors) {
+      const drive = openDrive(d.descriptor);
+      drives.set(d.number, drive);
+      this.localDrives.push(drive);
+    }
+    const endpoints = new Map(this.linkAttachments.map((l) => [l.number, new LinkEndpoint(l.buffer, l.side, runtime.clock)] as const));
+    const p = attachProcessor({ processorId, shared: this.shared, drives, links: endpoints, clock: runtime.clock, trace: this.traceSink, singleThreaded: true });
+    this.processors[processorId] = p;
+    this.down.delete(processorId);
+    this.run(processorId);
+    this.traceSink(`processor ${processorId}: started ${why}`);
+  }
+
   /** The fault control of a drive (boot with faults: true). */
   faults(drive: number): FaultControl {
     const control = this.faultControls.get(drive);
@@ -287,6 +451,8 @@ export class StorageSystem {
   /** Power-off: channel adapters drain, disk adapters destage every dirty slot and flush. */
   async powerOff(): Promise<PowerOffReport> {
     if (!this.powered) throw new Error(`${this.config.name} is already powered off`);
+    // A processor that is down (reset, power loss) comes back first: power-off needs every one.
+    if (this.deterministic && this.down.size > 0) this.deterministic.runUntil(() => this.down.size === 0, 50_000_000, `restart of ${this.config.name}'s processors before power-off`);
     this.powered = false;
     requestPowerOff(this.mem);
     if (this.threaded) {
@@ -294,7 +460,7 @@ export class StorageSystem {
     } else {
       const runtime = this.deterministic!;
       runtime.runUntil(() => this.processors.every((p) => p.finished()), 50_000_000, `power-off of ${this.config.name}`);
-      for (const p of this.processors) runtime.remove(p);
+      for (const p of this.participants) runtime.remove(p);
     }
     this.maintenance.markStopped();
     if (this.config.mirrorNv) {

@@ -30,6 +30,8 @@ export interface TopologyOptions {
   seed?: number;
   trace?: (line: string) => void;
   faults?: boolean;
+  /** Give every memory drive a volatile write cache (unflushed writes a power loss may tear). */
+  persistentDrives?: boolean;
   /** Per system: a processor entry module to load instead of the firmware's (see BootOptions.entry). */
   entry?: (systemNumber: number) => { url: URL; data: unknown } | undefined;
 }
@@ -92,6 +94,7 @@ export class Topology {
       if (runtime) boot.deterministic = runtime;
       if (o.trace) boot.trace = o.trace;
       if (o.faults) boot.faults = true;
+      if (o.persistentDrives) boot.persistentDrives = true;
       const entry = o.entry?.(config.systemNumber);
       if (entry) boot.entry = entry;
       systems.set(config.systemNumber, await StorageSystem.boot(config, boot));

@@ -18,11 +18,14 @@
 
 import { BLOCK_BYTES } from '../../firmware/config.ts';
 import { ScsiStatus } from '../../hal/host-port.ts';
+import { MemoryDrive } from '../../hal/memory-drive.ts';
+import { scanJournal } from '../../firmware/journal-scan.ts';
+import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from '../../firmware/structs/task.ts';
 import { Prng } from '../../hal/runtime/prng.ts';
 import type { StorageSystem } from '../system.ts';
 import { Topology } from '../topology.ts';
 import { WriteHistory } from './history.ts';
-import { DATA_VOLUMES, JOURNAL_DRIVE, JOURNAL_VOLUME, UPSTREAM, VOLUME_BLOCKS, describeScenario, hasUpstream, scenarioOf, topologyOf, type Fault, type Scenario } from './scenario.ts';
+import { DATA_DRIVE, DATA_VOLUMES, JOURNAL_DRIVE, JOURNAL_VOLUME, UPSTREAM, VOLUME_BLOCKS, describeScenario, hasUpstream, scenarioOf, SYSTEM_FAULTS, topologyOf, type Fault, type Scenario } from './scenario.ts';
 
 export interface SimOptions {
   /** Override the scenario's number of host writes. */
@@ -43,6 +46,10 @@ export interface SimResult {
   /** Longest prefix seen per secondary at the end (takeover) or the last check. */
   prefixes: Record<number, number>;
   faults: Record<string, number>;
+  /** What power losses did to the drives: unflushed blocks, those that reverted, writes left torn. */
+  torn: { unflushedBlocks: number; revertedBlocks: number; tornWrites: number };
+  /** Journal volumes scanned from their drives after power-off (all found intact, or the run failed). */
+  journalScans: number;
   virtualMs: number;
   steps: number;
   /** The last trace lines before the end (all of them on a violation). */
@@ -69,10 +76,10 @@ export async function runSeed(seed: number, o: SimOptions = {}): Promise<SimResu
     o.trace?.(stamped);
   };
   const result: SimResult = {
-    seed, scenario: describeScenario(sc), ok: false, violation: null, writes: 0, checks: 0, prefixes: {}, faults: {}, virtualMs: 0, steps: 0, traceTail: tail,
+    seed, scenario: describeScenario(sc), ok: false, violation: null, writes: 0, checks: 0, prefixes: {}, faults: {}, torn: { unflushedBlocks: 0, revertedBlocks: 0, tornWrites: 0 }, journalScans: 0, virtualMs: 0, steps: 0, traceTail: tail,
   };
   const { configs, links, hostLinks } = topologyOf(sc);
-  topo = await Topology.boot(configs, links, { runtime: 'deterministic', seed, faults: true, trace: (line) => note(line) }, hostLinks);
+  topo = await Topology.boot(configs, links, { runtime: 'deterministic', seed, faults: true, persistentDrives: true, trace: (line) => note(line) }, hostLinks);
   const sim = new Simulation(sc, topo, note, result);
   try {
     await sim.run();
@@ -94,6 +101,14 @@ export async function runSeed(seed: number, o: SimOptions = {}): Promise<SimResu
       if (result.ok) {
         result.ok = false;
         result.violation = `power-off failed: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    }
+    if (result.ok) {
+      const problem = sim.durable();
+      if (problem !== null) {
+        result.ok = false;
+        result.violation = problem;
+        note(`VIOLATION: ${problem}`);
       }
     }
   }
@@ -236,6 +251,38 @@ class Simulation {
         this.heals.push({ at: until, what: 'the primary journal drive is healthy again', heal: () => drive.heal() });
         break;
       }
+      case 'power-loss':
+        if (f.processor !== 0) {
+          // Two in three strike inside a disk adapter's drive operation: the adapter stops in the
+          // middle of its iteration (a destage written but not flushed, slot locks held).
+          const system = this.topo.system(f.system);
+          if (!system.allProcessorsUp()) {
+            this.note(`sim: power loss of system ${f.system} skipped (it is already down)`);
+            break;
+          }
+          const drive = this.rng.below(2) === 0 ? DATA_DRIVE : JOURNAL_DRIVE;
+          const operations = 1 + this.rng.below(6);
+          system.armPowerFailure(drive, operations, f.amount, () => this.tearDrives(system));
+          this.note(`sim: system ${f.system} loses its power during operation ${operations} from now on drive ${drive}`);
+          this.later(5, () => false, () => {
+            if (!system.disarmPowerFailure()) return;
+            this.note(`sim: drive ${drive} of system ${f.system} did no ${operations} operations in 5 ms: the power goes now`);
+            system.powerLoss(f.amount, () => this.tearDrives(system));
+          });
+          break;
+        }
+        // One in three strikes at a loop-iteration boundary, in the middle of host work.
+        this.strikeBetweenIterations(f);
+        break;
+      case 'processor-reset':
+        this.strikeBetweenIterations(f);
+        break;
+      case 'power-cycle': {
+        const system = this.topo.system(f.system);
+        if (system.allProcessorsUp()) system.powerCycle(f.amount);
+        else this.note(`sim: power cycle of system ${f.system} skipped (a processor is down)`);
+        break;
+      }
       case 'pause-restore': {
         const s = this.topo.system(f.secondary);
         s.copy.pauseRestore(1, true);
@@ -251,8 +298,122 @@ class Simulation {
         break;
       }
     }
-    const target = f.kind === 'pause-restore' ? `system ${f.secondary}` : this.degraded && (f.kind === 'journal-read-error' || f.kind === 'journal-drive-failure') ? 'the primary journal drive' : where;
+    const target = f.kind === 'processor-reset' ? `processor ${f.processor} of system ${f.system}` : SYSTEM_FAULTS.includes(f.kind) ? `system ${f.system}` : f.kind === 'pause-restore' ? `system ${f.secondary}` : this.degraded && (f.kind === 'journal-read-error' || f.kind === 'journal-drive-failure') ? 'the primary journal drive' : where;
     this.note(`sim: fault ${f.kind} (${f.amount}) on ${target} before write ${f.at}`);
+  }
+
+  /**
+   * Durability, after the final power-off: what the drives promise to keep — the flushed image,
+   * as a power loss now would leave it — holds every acknowledged write on the system the host
+   * wrote to (and on a cascade's primary, which acknowledged each write before the upstream did).
+   * Null when it does.
+   */
+  durable(): string | null {
+    const holders = [this.writer, ...(this.sc.topology === 'cascade' ? [this.primary] : [])];
+    for (const system of holders) {
+      const persistence = system.persistence(DATA_DRIVE);
+      const image = new Map<number, Uint8Array>();
+      for (const v of DATA_VOLUMES) {
+        const at = system.config.volumes.find((x) => x.number === v)!.startBlock ?? 0;
+        image.set(v, persistence.readDurable(at, VOLUME_BLOCKS));
+      }
+      const verdict = this.history.prefixOf(image);
+      if (!verdict.ok || verdict.k !== this.history.writes.length) {
+        return `system ${system.config.systemNumber}: its drives do not hold every acknowledged write after power-off: ${verdict.ok ? `only 1..${verdict.k} of ${this.history.writes.length}` : verdict.problem}`;
+      }
+    }
+    return this.journalIntact();
+  }
+
+  /**
+   * The primary's journal volume, scanned from its drive after power-off (firmware/journal-scan.ts
+   * reads the bytes, not the pointers): every record from the oldest one still held to the last
+   * one created is there, valid by checksum and update number, with no torn tail and nothing
+   * discarded after a gap — whatever power losses tore on the way. Null when it is.
+   */
+  private journalIntact(): string | null {
+    if (this.degraded) return null; // the journal drive failed or lost blocks on purpose
+    const mem = this.primary.mem;
+    const created = mem.groups.updateNumber(1) - 1;
+    if (created === 0) return null;
+    if (this.primary.persistence(JOURNAL_DRIVE).unflushedBlocks() !== 0) return `system 1: the journal drive holds unflushed writes after power-off`;
+    let set = -1;
+    let from = Infinity;
+    for (let r = 0; r < mem.config.readersMax; r++) {
+      const s = mem.config.readersMax + r; // group 1's pointer sets
+      if (mem.pointers.groupNumber(s) !== 1) continue;
+      if (set < 0) set = s;
+      from = Math.min(from, mem.pointers.get(s, 'oldest_number'));
+    }
+    if (set < 0) return null;
+    const volume = this.sc.journalBlocks;
+    const buffer = this.primary.memoryDrives.get(JOURNAL_DRIVE)!;
+    const report = scanJournal({
+      drive: new MemoryDrive(buffer, buffer.byteLength / BLOCK_BYTES),
+      startBlock: 0,
+      volumeBlocks: volume,
+      geometry: { uiHead: mem.pointers.get(set, 'ui_head'), wdHead: mem.pointers.get(set, 'wd_head'), capacity: mem.pointers.get(set, 'capacity_bytes'), uiSlot: mem.pointers.uiSlotBytes(set) },
+      journalVolume: JOURNAL_VOLUME,
+      group: 1,
+      dataBlocksMax: mem.config.maxTransferBytes / BLOCK_BYTES,
+      // Everything released (a converged run) still leaves the newest record's bytes in place.
+      from: Math.min(from, created),
+    });
+    this.result.journalScans++;
+    const wrong = report.status !== 'ok' ? `scan status ${report.status}` :
+      report.newest !== created ? `newest record ${report.newest}, but ${created} were created` :
+      report.tornTail !== null ? `a torn tail at slot ${report.tornTail.slot} (${report.tornTail.reason})` :
+      report.discardedAfterGap !== 0 ? `${report.discardedAfterGap} records beyond a gap` :
+      report.fromHeld !== true ? `records ${Math.min(from, created)}..${created} are not all there (${report.front})` : null;
+    return wrong === null ? null : `system 1: the journal volume on its drive is not intact after power-off: ${wrong}; ${report.problems.slice(0, 3).join('; ')}`;
+  }
+
+  /**
+   * Runs `action` once, at the first step where `now()` holds or `ms` of virtual time from now,
+   * whatever the simulator is waiting for then.
+   */
+  private later(ms: number, now: () => boolean, action: () => void): void {
+    const runtime = this.topo.deterministic!;
+    const due = runtime.clock.nowMs() + ms;
+    let done = false;
+    runtime.add({
+      kind: 'sim-event',
+      step: () => {
+        if (done || (runtime.clock.nowMs() < due && !now())) return 0;
+        done = true;
+        action();
+        return 1;
+      },
+      idleWaitMs: () => Math.max(0.001, due - runtime.clock.nowMs()),
+      finished: () => done,
+    });
+  }
+
+  /** A power loss: each drive of the system loses or tears the writes it had not flushed. */
+  private tearDrives(system: StorageSystem): void {
+    for (const d of system.config.drives) {
+      const r = system.persistence(d.number).powerLoss(() => this.rng.next());
+      const t = this.result.torn;
+      t.unflushedBlocks += r.unflushedBlocks;
+      t.revertedBlocks += r.revertedOld;
+      t.tornWrites += r.tornWrites ?? 0;
+      if (r.unflushedBlocks > 0) this.note(`sim: drive ${d.number} of system ${system.config.systemNumber} lost power with ${r.unflushedBlocks} unflushed blocks: ${r.keptNew} reached the medium, ${r.revertedOld} did not (${r.tornWrites ?? '?'} writes torn)`);
+    }
+  }
+
+  /** A processor reset, or a power loss, at a loop-iteration boundary while the processor has work in hand. */
+  private strikeBetweenIterations(f: Fault): void {
+    // Strikes in the middle of the work: once the processor (any channel adapter, for a power
+    // loss) has a host command in progress or a stage outstanding, or after 2 ms at the latest.
+    const system = this.topo.system(f.system);
+    this.later(2, () => busyProcessor(system, f.kind === 'power-loss' ? -1 : f.processor), () => {
+      if (!system.allProcessorsUp()) {
+        this.note(`sim: ${f.kind} on system ${f.system} skipped (it is already down)`);
+        return;
+      }
+      if (f.kind === 'processor-reset') system.resetProcessor(f.processor, f.amount);
+      else system.powerLoss(f.amount, () => this.tearDrives(system));
+    });
   }
 
   private healOne(h: { at: number; what: string; heal: () => void }): void {
@@ -429,6 +590,30 @@ class Simulation {
       this.note(`sim: system ${n} took over with writes 1..${verdict.k} of ${this.history.writes.length}`);
     }
   }
+}
+
+/**
+ * Whether processor `processor` of a system is in the middle of work a reset would cut: a channel
+ * adapter with a host command in progress, a disk adapter with a stage some task waits for.
+ * Processor -1: any channel adapter.
+ */
+function busyProcessor(system: StorageSystem, processor: number): boolean {
+  const { mem } = system;
+  const perProcessor = mem.geometry.tasksPerProcessor;
+  const cas = mem.config.channelAdapters;
+  if (processor >= cas) {
+    for (let t = 0; t < cas * perProcessor; t++) {
+      const w = t * TASK_WORDS;
+      if (mem.tasks[w + T.STATE] === TaskState.WAITING && mem.tasks[w + T.WAIT] === TaskWait.STAGE) return true;
+    }
+    return false;
+  }
+  for (let p = processor < 0 ? 0 : processor; p < (processor < 0 ? cas : processor + 1); p++) {
+    for (let task = 0; task < mem.config.hostQueueDepth; task++) {
+      if (mem.tasks[(p * perProcessor + task) * TASK_WORDS + T.STATE] !== TaskState.FREE) return true;
+    }
+  }
+  return false;
 }
 
 async function readVolumes(system: StorageSystem): Promise<Map<number, Uint8Array>> {

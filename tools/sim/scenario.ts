@@ -17,12 +17,18 @@ export const VOLUME_BLOCKS = 512;
 export const DATA_VOLUMES = [1, 2] as const;
 export const JOURNAL_VOLUME = 3;
 
-export type FaultKind = 'cut' | 'flap' | 'delay' | 'drop' | 'duplicate' | 'reorder' | 'corrupt' | 'pause-restore' | 'journal-read-error' | 'journal-drive-failure';
-export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop', 'duplicate', 'reorder', 'corrupt', 'pause-restore', 'journal-read-error', 'journal-drive-failure'];
+export type FaultKind = 'cut' | 'flap' | 'delay' | 'drop' | 'duplicate' | 'reorder' | 'corrupt' | 'pause-restore' | 'journal-read-error' | 'journal-drive-failure' |
+  'processor-reset' | 'power-loss' | 'power-cycle';
+export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop', 'duplicate', 'reorder', 'corrupt', 'pause-restore', 'journal-read-error', 'journal-drive-failure',
+  'processor-reset', 'power-loss', 'power-cycle'];
+/** Faults of a whole system or one of its processors (`system`, `processor` say which). */
+export const SYSTEM_FAULTS: readonly FaultKind[] = ['processor-reset', 'power-loss', 'power-cycle'];
 /** Faults of the primary's journal drive: after one, the copy is not expected to converge (the run ends with a takeover). */
 export const DRIVE_FAULTS: readonly FaultKind[] = ['journal-read-error', 'journal-drive-failure'];
-/** The drive holding every journal volume (data volumes are on drive 0). */
+/** The drive holding every journal volume. */
 export const JOURNAL_DRIVE = 1;
+/** The drive holding the data volumes (volume 1 at block 0, volume 2 at block 1024). */
+export const DATA_DRIVE = 0;
 /** The upstream system of the cascade topologies (the host writes there). */
 export const UPSTREAM = 4;
 
@@ -38,7 +44,16 @@ export interface Fault {
   /** Which secondary's links (system number), and which of its links (index). */
   secondary: number;
   link: number;
-  /** Frames (drop, duplicate, reorder, corrupt), milliseconds (delay), cut/restore cycles (flap). */
+  /**
+   * The system a processor reset or power fault strikes (the primary, a secondary or the
+   * upstream; a power cycle strikes a secondary), and the processor a reset stops.
+   */
+  system: number;
+  processor: number;
+  /**
+   * Frames (drop, duplicate, reorder, corrupt), milliseconds (delay; how long a reset processor
+   * or a system stays down), cut/restore cycles (flap).
+   */
   amount: number;
   /** Host writes until it heals (cut, delay, pause-restore). */
   lasts: number;
@@ -92,12 +107,16 @@ export function scenarioOf(seed: number, o: { writes?: number } = {}): Scenario 
     // Drive faults end the copy: rarer than link faults.
     let kind = pick(rng, FAULT_KINDS);
     if (DRIVE_FAULTS.includes(kind) && rng.below(3) !== 0) kind = 'drop';
+    const secondary = pick(rng, secondaries);
+    const systems = [1, ...secondaries, ...(topology === 'cascade' || topology === 'journal-only' ? [UPSTREAM] : [])];
     faults.push({
       at: 1 + rng.below(writes),
       kind,
-      secondary: pick(rng, secondaries),
+      secondary,
       link: rng.below(linksPerSecondary),
-      amount: kind === 'delay' ? 1 + rng.below(20) : kind === 'flap' ? 1 + rng.below(4) : 1 + rng.below(3),
+      system: kind === 'power-cycle' ? secondary : pick(rng, systems),
+      processor: rng.below(3),
+      amount: kind === 'delay' ? 1 + rng.below(20) : kind === 'flap' ? 1 + rng.below(4) : SYSTEM_FAULTS.includes(kind) ? 0.5 + rng.below(40) : 1 + rng.below(3),
       lasts: 5 + rng.below(60),
     });
   }
@@ -146,10 +165,10 @@ export function topologyOf(sc: Scenario): { configs: SystemConfig[]; links: Link
   const system = (number: number, links: SystemConfig['links']): SystemConfig => ({
     ...smallSystem(number, links),
     readWindowMax: 3,
-    drives: [{ number: 0, kind: 'memory', blockCount: 2048 }, { number: JOURNAL_DRIVE, kind: 'memory', blockCount: 2048 }],
+    drives: [{ number: DATA_DRIVE, kind: 'memory', blockCount: 2048 }, { number: JOURNAL_DRIVE, kind: 'memory', blockCount: 2048 }],
     volumes: [
-      { number: 1, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 0 },
-      { number: 2, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: 0, startBlock: 1024 },
+      { number: 1, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: DATA_DRIVE, startBlock: 0 },
+      { number: 2, format: 'OPEN3', capacityBlocks: VOLUME_BLOCKS, drive: DATA_DRIVE, startBlock: 1024 },
       { number: 3, format: 'OPEN3', capacityBlocks: sc.journalBlocks, drive: JOURNAL_DRIVE, startBlock: 0 },
     ],
   });
