@@ -572,3 +572,39 @@ describe('journal read reception: a damaged update information on the primary', 
     expect(p.h.trace.some((l) => l.includes('update information 1 stayed incomplete'))).toBe(true);
   });
 });
+
+describe('journal read reception: a channel adapter reset while a response is being built', () => {
+  it('the response is given up as if the link had lost it: claim returned, slot unpinned, nothing sent; the next command gets the same journals', async () => {
+    const { attachProcessor } = await import('../../firmware/boot.ts');
+    const p = primary();
+    const { h } = p;
+    const data = [hostWrite(h, 1, 0, 2, 1), hostWrite(h, 2, 8, 1, 2), hostWrite(h, 1, 40, 3, 3)];
+    for (let i = 0; i < 20; i++) h.round(); // destaged
+    // The journal volume's slots leave the cache, so reading the journals needs a stage.
+    for (let s = 0; s < h.cache.slotCount; s++) if (h.cache.volumeOf(s) === JV) expect(h.cache.discard(s)).toBe(true);
+    const before = ring(h);
+    sendFrame(p.peer, Frame.JNLRD, encodeJnlrd({ group: GROUP, requester: 2, requestId: 501 }));
+    h.ca[0]!.step();
+    const t = (h.mem.geometry.receptionTaskBase + 1) * TASK_WORDS; // adapter 0's reception task of link 1
+    expect([h.mem.tasks[t + T.STATE], h.mem.tasks[t + T.WAIT]]).toEqual([TaskState.WAITING, TaskWait.STAGE]);
+    const pinned = h.mem.tasks[t + T.CACHE_SLOT]!;
+    expect(h.cache.pinCount(pinned)).toBe(1);
+    // Reset: a new adapter 0 attaches to the same memory, drives and link.
+    const platform = (h.ca[0] as unknown as { platform: { drives: ReadonlyMap<number, never>; links: ReadonlyMap<number, never> } }).platform;
+    const ca = attachProcessor({ processorId: 0, shared: h.shared, drives: platform.drives, links: platform.links, clock: h.clock, trace: (l) => h.trace.push(l), singleThreaded: true });
+    expect(h.trace.at(-1)).toBe('channel adapter 0: took over 0 host commands; 1 journal read responses being built were lost and will be asked for again');
+    expect(h.mem.tasks[t + T.STATE]).toBe(TaskState.FREE);
+    expect(h.cache.pinCount(pinned)).toBe(0);
+    expect(ring(h)).toEqual(before);
+    const step = (): void => { ca.step(); h.ca[1]!.step(); h.da[0]!.step(); h.clock.advance(0.01); };
+    for (let i = 0; i < 30; i++) { step(); expect(takeFrame(p.peer)).toBeNull(); }
+    // The secondary asks again (a new command): it gets journals 1..3, exactly.
+    sendFrame(p.peer, Frame.JNLRD, encodeJnlrd({ group: GROUP, requester: 2, requestId: 502 }));
+    let frame = null;
+    for (let i = 0; i < 200 && !frame; i++) { step(); frame = takeFrame(p.peer); }
+    expect(frame?.type).toBe(Frame.JNLRD_RESPONSE);
+    const r = decodeResponse(frame!.payload, MAX_BLOCKS);
+    expectJournals(r, [1, 2, 3]);
+    expect(r.journals.map((j) => Buffer.from(j.data).equals(Buffer.from(data[j.info.updateNumber - 1]!)))).toEqual([true, true, true]);
+  });
+});
