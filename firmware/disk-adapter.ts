@@ -201,6 +201,7 @@ export class DiskAdapter implements Processor {
     const share = mem.config.diskAdapters;
     const batch = mem.config.destageBatchSlots;
     let written = 0;
+    let destagedWithoutStorage = 0;
     let dirty = 0;
     if (cache.dirtySlots() === 0) {
       this.dirtyInShare = 0;
@@ -225,10 +226,12 @@ export class DiskAdapter implements Processor {
         continue;
       }
       if (!cache.isDirty(s)) {
-        // A volume without storage: nothing to flush.
+        // A volume without storage keeps nothing: destaged with no write and nothing to flush.
         cache.unlockSlot(s);
         cache.unpin(s);
         dirty--;
+        destagedWithoutStorage++;
+        this.stats[Stat.DESTAGES]!++;
         continue;
       }
       this.writtenSlots[written++] = s;
@@ -236,7 +239,7 @@ export class DiskAdapter implements Processor {
       const drive = this.drives.get(mem.volumes.driveNumber(volume))!;
       if (!this.flushDrives.includes(drive)) this.flushDrives.push(drive);
     }
-    let destaged = 0;
+    let destaged = destagedWithoutStorage;
     if (written > 0) {
       let flushed: number = DriveStatus.OK;
       for (const drive of this.flushDrives) {
