@@ -268,7 +268,7 @@ export class StorageSystem {
     if (this.down.has(processorId)) throw new Error(`${this.config.name}: processor ${processorId} is already down`);
     this.stop(processorId);
     this.traceSink(`processor ${processorId}: reset (down for ${downMs} ms)`);
-    this.after(downMs, () => this.startProcessor(processorId, 'after its reset'));
+    this.deterministic!.once(downMs, () => this.startProcessor(processorId, 'after its reset'));
   }
 
   /**
@@ -287,7 +287,7 @@ export class StorageSystem {
     this.powerFailure = null;
     onDrives();
     this.traceSink(`power lost (back in ${downMs} ms)`);
-    this.after(downMs, () => {
+    this.deterministic!.once(downMs, () => {
       const r = recoverAfterPowerLoss(this.mem);
       this.traceSink(`power restored: ${r.locksFreed} locks held at the loss freed, ${r.pinsCorrected} slot pin counts corrected`);
       for (const p of [...this.down].sort((a, b) => a - b)) this.startProcessor(p, 'at power-on');
@@ -307,7 +307,7 @@ export class StorageSystem {
     runtime.runUntil(() => this.processors.every((p, i) => this.down.has(i) || p.finished()), 50_000_000, `power-off of ${this.config.name}`);
     for (let p = 0; p < this.processors.length; p++) if (!this.down.has(p)) this.stop(p);
     this.traceSink(`powered off (on again in ${downMs} ms)`);
-    this.after(downMs, () => {
+    this.deterministic!.once(downMs, () => {
       Atomics.store(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 0);
       Atomics.store(this.mem.system, SystemWord.RUN_STATE, RunState.RUNNING);
       this.traceSink('powered on');
@@ -372,24 +372,6 @@ export class StorageSystem {
   private deterministicOnly(what: string): DeterministicRuntime {
     if (!this.deterministic || !this.powered) throw new Error(`${this.config.name}: ${what} is modelled in the deterministic runtime of a powered system`);
     return this.deterministic;
-  }
-
-  /** Runs `action` once, `ms` of virtual time from now, as a participant of the runtime. */
-  private after(ms: number, action: () => void): void {
-    const runtime = this.deterministic!;
-    const due = runtime.clock.nowMs() + ms;
-    let done = false;
-    runtime.add({
-      kind: 'timer',
-      step: () => {
-        if (done || runtime.clock.nowMs() < due) return 0;
-        done = true;
-        action();
-        return 1;
-      },
-      idleWaitMs: () => Math.max(0.001, due - runtime.clock.nowMs()),
-      finished: () => done,
-    });
   }
 
   /** Attaches a new processor `processorId` to this system's memory, drives and links. */

@@ -44,6 +44,27 @@ export class DeterministicRuntime {
     }
   }
 
+  /**
+   * Runs `action` once, `ms` of virtual time from now — or at the first step where `early()`
+   * holds — as a participant of its own, whatever else is waiting then (timed events of a
+   * simulation: a processor restarting, a fault striking).
+   */
+  once(ms: number, action: () => void, early: () => boolean = () => false): void {
+    const due = this.clock.nowMs() + ms;
+    let done = false;
+    this.add({
+      kind: 'event',
+      step: () => {
+        if (done || (this.clock.nowMs() < due && !early())) return 0;
+        done = true;
+        action();
+        return 1;
+      },
+      idleWaitMs: () => Math.max(0.001, due - this.clock.nowMs()),
+      finished: () => done,
+    });
+  }
+
   /** One scheduling decision. Returns false when every participant has finished. */
   step(): boolean {
     const live: number[] = [];

@@ -264,7 +264,7 @@ class Simulation {
           const operations = 1 + this.rng.below(6);
           system.armPowerFailure(drive, operations, f.amount, () => this.tearDrives(system));
           this.note(`sim: system ${f.system} loses its power during operation ${operations} from now on drive ${drive}`);
-          this.later(5, () => false, () => {
+          this.topo.deterministic!.once(5, () => {
             if (!system.disarmPowerFailure()) return;
             this.note(`sim: drive ${drive} of system ${f.system} did no ${operations} operations in 5 ms: the power goes now`);
             system.powerLoss(f.amount, () => this.tearDrives(system));
@@ -368,27 +368,6 @@ class Simulation {
     return wrong === null ? null : `system 1: the journal volume on its drive is not intact after power-off: ${wrong}; ${report.problems.slice(0, 3).join('; ')}`;
   }
 
-  /**
-   * Runs `action` once, at the first step where `now()` holds or `ms` of virtual time from now,
-   * whatever the simulator is waiting for then.
-   */
-  private later(ms: number, now: () => boolean, action: () => void): void {
-    const runtime = this.topo.deterministic!;
-    const due = runtime.clock.nowMs() + ms;
-    let done = false;
-    runtime.add({
-      kind: 'sim-event',
-      step: () => {
-        if (done || (runtime.clock.nowMs() < due && !now())) return 0;
-        done = true;
-        action();
-        return 1;
-      },
-      idleWaitMs: () => Math.max(0.001, due - runtime.clock.nowMs()),
-      finished: () => done,
-    });
-  }
-
   /** A power loss: each drive of the system loses or tears the writes it had not flushed. */
   private tearDrives(system: StorageSystem): void {
     for (const d of system.config.drives) {
@@ -406,14 +385,14 @@ class Simulation {
     // Strikes in the middle of the work: once the processor (any channel adapter, for a power
     // loss) has a host command in progress or a stage outstanding, or after 2 ms at the latest.
     const system = this.topo.system(f.system);
-    this.later(2, () => busyProcessor(system, f.kind === 'power-loss' ? -1 : f.processor), () => {
+    this.topo.deterministic!.once(2, () => {
       if (!system.allProcessorsUp()) {
         this.note(`sim: ${f.kind} on system ${f.system} skipped (it is already down)`);
         return;
       }
       if (f.kind === 'processor-reset') system.resetProcessor(f.processor, f.amount);
       else system.powerLoss(f.amount, () => this.tearDrives(system));
-    });
+    }, () => busyProcessor(system, f.kind === 'power-loss' ? -1 : f.processor));
   }
 
   private healOne(h: { at: number; what: string; heal: () => void }): void {
