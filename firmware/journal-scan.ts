@@ -297,6 +297,7 @@ class Scanner {
       const expected = highest - step;
       const kind = this.examine(s);
       let reason: string | null = null;
+      let reused = false;
       let inRing = false;
       let position = 0;
       let bytes = 0;
@@ -315,6 +316,9 @@ class Scanner {
           else if (chainIntact && d - bytes !== dAbove) reason = `its write data (${bytes} bytes at ${position}) does not end where the next record's begins (${this.wdBehind(top, dAbove)})`;
           else if (d - bytes < dAbove) reason = `its write data (${bytes} bytes at ${position}) overlaps a later record's`;
           else reason = this.checkData(position, bytes, this.ui.dataChecksum);
+          // Misplaced, and the records above leave no room for it: the write-data area cannot
+          // hold it together with them (a store never fills the area), so its space went to them.
+          if (reason !== null && wdTop >= 0 && dAbove + bytes >= this.wdArea) reused = true;
           if (reason === null) {
             // The reference for the records below: only write data that checked out.
             wdTop = top;
@@ -326,6 +330,16 @@ class Scanner {
         }
       }
       if (kind !== Slot.RECORD || this.ui.updateNumber !== expected) chainIntact = false; // a hole
+      // Right below a run that checks out, a record the write-data area has no room left for
+      // beside that run was released: its space went to later records (space is reused only
+      // once freed). It is the front of the journal, not a hole, and nothing below it belongs to
+      // the journal any more. A misplaced record with room for it stays a hole. (So does an
+      // older lap's record in a slot: a release never rewrites a slot.)
+      if (reused && previousGood && run !== null) {
+        last = { step, slot: s, expected, reason: reason!.endsWith('released') ? reason! : `${reason!}: released, no room for it beside the records above` };
+        run.below = last;
+        break;
+      }
       if (reason === null) {
         if (!previousGood) {
           run = { top: step, bottom: step, topSlot: s, bottomSlot: s, goodAbove: goodSteps, above: last, below: null, wdNewest: -1, wdOldest: -1, dataBytes: 0, withoutData: 0 };

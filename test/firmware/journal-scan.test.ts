@@ -318,6 +318,34 @@ describe('journal scan: wrapped rings', () => {
   });
 });
 
+describe('journal scan: a released record is the front, not a gap', () => {
+  it('initial-copy records below released host writes whose write data later ones reused (the simulator\'s seed 108): the run ends at the front, at the newest, nothing discarded', () => {
+    const h = copySystem();
+    setupPrimaryGroup(h, GROUP, [1], JOURNAL, { initialCopyBytes: 32 * BLOCK_BYTES });
+    const pair = h.mem.volumes.pairNumber(1);
+    for (let i = 0; i < 5000 && h.mem.pairs.copiedBlocks(pair) < 512; i++) h.round();
+    expect(h.mem.groups.updateNumber(GROUP) - 1).toBe(16); // 16 initial-copy records, no write data in the ring
+    const s = setOf(h, GROUP);
+    const p = h.mem.pointers;
+    const release = (): void => {
+      // The reader has everything: oldest catches up with newest (S1590), so the write data wraps.
+      for (const f of ['ui_oldest', 'read_start', 'retry_start'] as const) p.set(s, f, p.get(s, 'ui_newest'));
+      p.set(s, 'wd_oldest', p.get(s, 'wd_newest'));
+      for (const f of ['oldest_number', 'read_number'] as const) p.set(s, f, h.mem.groups.updateNumber(GROUP));
+    };
+    release();
+    for (let n = 1; n <= 14; n++) {
+      expect(h.write(n % 2, 1, (16 * n) % 480, pattern(12 * 1024, 300 + n)).status).toBe(ScsiStatus.GOOD);
+      release();
+    }
+    powerOff(h);
+    const r = scanJournal(scanTarget(h, GROUP));
+    // 9 records of 12 KiB fill 108 of the 112 KiB write-data area; the 10th from the top (journal 21) is released.
+    expect([r.status, r.highest, r.oldest, r.newest, r.discardedAfterGap, r.tornTail, r.problems]).toEqual(['ok', 30, 22, 30, 0, null, []]);
+    expect(r.front).toMatch(/^update 21 \(slot 20\): its write data .*: released, no room for it beside the records above$/);
+  });
+});
+
 describe('journal scan: records without write data, and a secondary\'s journal volume', () => {
   it('a primary\'s initial-copy records point into the primary volume: no write data checked, the write-data ring skips them', () => {
     const h = copySystem();
