@@ -159,7 +159,17 @@ export class Restore {
       mem.tasks[t + T.CURSOR] = 0;
       mem.tasks[t + T.PHASE] = RestorePhase.APPLY;
     }
-    // S2050: write the data to the secondary volume at the journal's position.
+    // S2050: write the data to the secondary volume at the journal's position. A volume whose
+    // drive failed (異常) cannot take it: its data would stay in cache for ever and fill it, so the
+    // group stops here, the journal kept, as for a journal it cannot read.
+    const targetVolume = mem.tasks[t + W_TARGET]!;
+    if (mem.volumes.state(targetVolume) === VolumeState.ABNORMAL && mem.tasks[t + T.CURSOR] === 0) {
+      mem.groups.setState(group, GroupState.ABNORMAL);
+      this.ctx.trace(`group ${group}: normal -> abnormal (secondary volume ${targetVolume} is abnormal: journal ${mem.taskFloats[f + F.UPDATE_NUMBER]} not restored)`);
+      mem.tasks[t + W_TARGET] = 0;
+      free(this.ctx, t);
+      return Run.DONE;
+    }
     const r = this.ctx.io.transfer(task, true, mem.tasks[t + W_TARGET]!, mem.tasks[t + W_BLOCK]!, bytes, mem.staging, buffer >> 2, T.CURSOR);
     if (r !== IO_DONE) return this.waitOrFail(t, group, r);
     // S2060: release exactly this journal, then restore the next.

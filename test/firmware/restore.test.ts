@@ -263,6 +263,19 @@ describe('restore 250: S2010–S2030 — when restore runs', () => {
     expectImages(s, []);
   });
 
+  it('a secondary volume whose drive failed (abnormal) makes the group ABNORMAL before its journal is applied; the journals before it are applied, it and the rest are kept', () => {
+    const s = secondary();
+    const fp = stored(s, [jn(1, 11, 0, 1), jn(2, 12, 4, 2), jn(3, 11, 8, 1)]);
+    s.h.mem.volumes.setState(2, VolumeState.ABNORMAL); // the secondary volume of primary volume 12
+    s.h.copy.pauseRestore(B, false);
+    pump(s, fp, 30);
+    expect(s.h.mem.groups.state(B)).toBe(GroupState.ABNORMAL);
+    expect(s.h.trace).toContain(`group ${B}: normal -> abnormal (secondary volume 2 is abnormal: journal 2 not restored)`);
+    expect(s.h.mem.tasks[restoreTask(s.h) + T.STATE]).toBe(TaskState.FREE);
+    expect(restored(s.h)).toBe(1);
+    expect(s.h.mem.pointers.get(SET, 'oldest_number')).toBe(2);
+  });
+
   it('S2030: with nothing stored restore sleeps RESTORE_IDLE_MS, then looks again', () => {
     const s = secondary();
     const t0 = s.h.clock.nowMs();
