@@ -17,7 +17,7 @@
 // replayed exactly (`npm run sim -- --seed N --trace`).
 
 import { BLOCK_BYTES } from '../../firmware/config.ts';
-import { ScsiStatus } from '../../hal/host-port.ts';
+import { Reason, ScsiStatus } from '../../hal/host-port.ts';
 import { MemoryDrive } from '../../hal/memory-drive.ts';
 import { scanJournal } from '../../firmware/journal-scan.ts';
 import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from '../../firmware/structs/task.ts';
@@ -50,6 +50,8 @@ export interface SimResult {
   torn: { unflushedBlocks: number; revertedBlocks: number; tornWrites: number };
   /** Journal volumes scanned from their drives after power-off (all found intact, or the run failed). */
   journalScans: number;
+  /** Host writes a volume refused because its drive had failed (not acknowledged). */
+  refused: number;
   virtualMs: number;
   steps: number;
   /** The last trace lines before the end (all of them on a violation). */
@@ -76,7 +78,7 @@ export async function runSeed(seed: number, o: SimOptions = {}): Promise<SimResu
     o.trace?.(stamped);
   };
   const result: SimResult = {
-    seed, scenario: describeScenario(sc), ok: false, violation: null, writes: 0, checks: 0, prefixes: {}, faults: {}, torn: { unflushedBlocks: 0, revertedBlocks: 0, tornWrites: 0 }, journalScans: 0, virtualMs: 0, steps: 0, traceTail: tail,
+    seed, scenario: describeScenario(sc), ok: false, violation: null, writes: 0, checks: 0, prefixes: {}, faults: {}, torn: { unflushedBlocks: 0, revertedBlocks: 0, tornWrites: 0 }, journalScans: 0, refused: 0, virtualMs: 0, steps: 0, traceTail: tail,
   };
   const { configs, links, hostLinks } = topologyOf(sc);
   topo = await Topology.boot(configs, links, { runtime: 'deterministic', seed, faults: true, persistentDrives: true, trace: (line) => note(line) }, hostLinks);
@@ -141,6 +143,8 @@ class Simulation {
   private readonly restorePausedByFault = new Set<number>();
   /** A drive fault struck the primary's journal: the copy may end (group failure); the run ends with a takeover. */
   private degraded = false;
+  /** Drives a fault failed ("system/drive"): their volumes may be abnormal for good. */
+  private readonly failedDrives = new Set<string>();
 
   constructor(private readonly sc: Scenario, private readonly topo: Topology, private readonly note: (line: string) => void, private readonly result: SimResult) {
     this.primary = topo.system(1);
@@ -283,6 +287,18 @@ class Simulation {
         else this.note(`sim: power cycle of system ${f.system} skipped (a processor is down)`);
         break;
       }
+      case 'data-drive-failure':
+      case 'secondary-journal-failure': {
+        // A whole drive of one system fails, and is healed (replaced) later: its volumes go
+        // abnormal (their dirty data stays in cache), and the copy is not expected to converge.
+        const system = this.topo.system(f.system);
+        const drive = system.faults(f.kind === 'data-drive-failure' ? DATA_DRIVE : JOURNAL_DRIVE);
+        drive.failDrive();
+        this.degraded = true;
+        this.failedDrives.add(`${f.system}/${f.kind === 'data-drive-failure' ? DATA_DRIVE : JOURNAL_DRIVE}`);
+        this.heals.push({ at: until, what: `drive of system ${f.system} replaced`, heal: () => drive.heal() });
+        break;
+      }
       case 'pause-restore': {
         const s = this.topo.system(f.secondary);
         s.copy.pauseRestore(1, true);
@@ -298,7 +314,7 @@ class Simulation {
         break;
       }
     }
-    const target = f.kind === 'processor-reset' ? `processor ${f.processor} of system ${f.system}` : SYSTEM_FAULTS.includes(f.kind) ? `system ${f.system}` : f.kind === 'pause-restore' ? `system ${f.secondary}` : this.degraded && (f.kind === 'journal-read-error' || f.kind === 'journal-drive-failure') ? 'the primary journal drive' : where;
+    const target = f.kind === 'processor-reset' ? `processor ${f.processor} of system ${f.system}` : f.kind === 'data-drive-failure' || f.kind === 'secondary-journal-failure' ? `drive ${f.kind === 'data-drive-failure' ? DATA_DRIVE : JOURNAL_DRIVE} of system ${f.system}` : SYSTEM_FAULTS.includes(f.kind) ? `system ${f.system}` : f.kind === 'pause-restore' ? `system ${f.secondary}` : this.degraded && (f.kind === 'journal-read-error' || f.kind === 'journal-drive-failure') ? 'the primary journal drive' : where;
     this.note(`sim: fault ${f.kind} (${f.amount}) on ${target} before write ${f.at}`);
   }
 
@@ -311,6 +327,7 @@ class Simulation {
   durable(): string | null {
     const holders = [this.writer, ...(this.sc.topology === 'cascade' ? [this.primary] : [])];
     for (const system of holders) {
+      if (this.failedDrives.has(`${system.config.systemNumber}/${DATA_DRIVE}`)) continue; // its dirty data stays in cache, undestageable
       const persistence = system.persistence(DATA_DRIVE);
       const image = new Map<number, Uint8Array>();
       for (const v of DATA_VOLUMES) {
@@ -408,7 +425,14 @@ class Simulation {
     const block = this.rng.below(VOLUME_BLOCKS - blocks + 1);
     const data = this.history.dataFor(volume, block, blocks);
     const r = await this.writer.host.write(this.history.writes.length % 2, volume, block, data);
-    if (r.status !== ScsiStatus.GOOD) throw new Violation(`host write ${this.history.writes.length + 1} (volume ${volume} block ${block}) refused: ${r.reasonText}`);
+    if (r.status !== ScsiStatus.GOOD) {
+      // A volume whose drive failed refuses writes (HARDWARE ERROR, volume abnormal): not acknowledged, not counted.
+      if (r.reason === Reason.VOLUME_ABNORMAL && this.failedDrives.has(`${this.writer.config.systemNumber}/${DATA_DRIVE}`)) {
+        this.result.refused++;
+        return;
+      }
+      throw new Violation(`host write ${this.history.writes.length + 1} (volume ${volume} block ${block}) refused: ${r.reasonText}`);
+    }
     this.history.record(volume, block, blocks);
     this.result.writes++;
   }
@@ -456,6 +480,7 @@ class Simulation {
         epoch.lastK = 0;
         this.note(`sim: system ${n} consistent once it has restored ${epoch.boundary}`);
       }
+      if (this.failedDrives.has(`${n}/${DATA_DRIVE}`)) continue; // its volumes are abnormal: nothing to read
       const q = s.copy.groupStatus(1).data!;
       if (q.state !== 'normal') {
         if (this.degraded) continue; // the primary's journal failed: S1735 ends the copy
@@ -557,6 +582,10 @@ class Simulation {
         throw new Violation(`system ${n}: takeover never completed: ${last}`);
       }
       const epoch = this.epochs.get(n)!;
+      if (this.failedDrives.has(`${n}/${DATA_DRIVE}`)) {
+        this.note(`sim: system ${n} took over, but its data drive failed: its volumes are abnormal and not read`);
+        continue;
+      }
       const contents = await readVolumes(s);
       const verdict = this.history.prefixOf(contents);
       if (!this.journalsOnly(epoch.phase === 'draining') || epoch.phase !== 'draining' || s.copy.groupStatus(1).data!.restoredNumber < epoch.boundary) {

@@ -18,13 +18,13 @@ export const DATA_VOLUMES = [1, 2] as const;
 export const JOURNAL_VOLUME = 3;
 
 export type FaultKind = 'cut' | 'flap' | 'delay' | 'drop' | 'duplicate' | 'reorder' | 'corrupt' | 'pause-restore' | 'journal-read-error' | 'journal-drive-failure' |
-  'processor-reset' | 'power-loss' | 'power-cycle';
+  'processor-reset' | 'power-loss' | 'power-cycle' | 'data-drive-failure' | 'secondary-journal-failure';
 export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop', 'duplicate', 'reorder', 'corrupt', 'pause-restore', 'journal-read-error', 'journal-drive-failure',
-  'processor-reset', 'power-loss', 'power-cycle'];
+  'processor-reset', 'power-loss', 'power-cycle', 'data-drive-failure', 'secondary-journal-failure'];
 /** Faults of a whole system or one of its processors (`system`, `processor` say which). */
 export const SYSTEM_FAULTS: readonly FaultKind[] = ['processor-reset', 'power-loss', 'power-cycle'];
 /** Faults of the primary's journal drive: after one, the copy is not expected to converge (the run ends with a takeover). */
-export const DRIVE_FAULTS: readonly FaultKind[] = ['journal-read-error', 'journal-drive-failure'];
+export const DRIVE_FAULTS: readonly FaultKind[] = ['journal-read-error', 'journal-drive-failure', 'data-drive-failure', 'secondary-journal-failure'];
 /** The drive holding every journal volume. */
 export const JOURNAL_DRIVE = 1;
 /** The drive holding the data volumes (volume 1 at block 0, volume 2 at block 1024). */
@@ -114,7 +114,7 @@ export function scenarioOf(seed: number, o: { writes?: number } = {}): Scenario 
       kind,
       secondary,
       link: rng.below(linksPerSecondary),
-      system: kind === 'power-cycle' ? secondary : pick(rng, systems),
+      system: kind === 'power-cycle' || kind === 'secondary-journal-failure' ? secondary : pick(rng, systems),
       processor: rng.below(3),
       amount: kind === 'delay' ? 1 + rng.below(20) : kind === 'flap' ? 1 + rng.below(4) : SYSTEM_FAULTS.includes(kind) ? 0.5 + rng.below(40) : 1 + rng.below(3),
       lasts: 5 + rng.below(60),
