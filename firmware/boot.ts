@@ -114,10 +114,10 @@ export function attachProcessor(services: AttachServices): Processor {
  * adapter may have stopped inside a drive operation, holding slot locks and pins for that one
  * loop iteration. None runs now, so every lock is freed and each slot's pin count is set to the
  * tasks that wait for its stage — the only pins held from one iteration to the next. Dirty slots
- * stay dirty (a slot is cleaned only after its drive flushed), so what the drives lost is
- * destaged again. Returns what it corrected.
+ * stay dirty, and a slot destaged since its drive's last flush (UNFLUSHED) is made dirty again,
+ * so whatever the drives lost is destaged again. Returns what it corrected.
  */
-export function recoverAfterPowerLoss(mem: ControlMemory): { locksFreed: number; pinsCorrected: number } {
+export function recoverAfterPowerLoss(mem: ControlMemory): { locksFreed: number; pinsCorrected: number; slotsRedirtied: number } {
   const locksFreed = mem.locks.releaseAll();
   const cache = new Cache(mem);
   const pins = new Int32Array(cache.slotCount);
@@ -129,12 +129,17 @@ export function recoverAfterPowerLoss(mem: ControlMemory): { locksFreed: number;
     if (slot >= 0 && slot < cache.slotCount) pins[slot]!++;
   }
   let pinsCorrected = 0;
+  let slotsRedirtied = 0;
   for (let s = 0; s < cache.slotCount; s++) {
+    if (cache.isUnflushed(s)) {
+      cache.redirtyUnflushed(s);
+      slotsRedirtied++;
+    }
     if (cache.pinCount(s) === pins[s]) continue;
     cache.setPinCount(s, pins[s]!);
     pinsCorrected++;
   }
-  return { locksFreed, pinsCorrected };
+  return { locksFreed, pinsCorrected, slotsRedirtied };
 }
 
 /** Asks every processor to finish: channel adapters drain, disk adapters destage and flush. */

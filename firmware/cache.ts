@@ -15,7 +15,7 @@ import type { LockTable } from '../hal/lock.ts';
 import { assert } from './assert.ts';
 import type { ControlMemory } from './layout.ts';
 import {
-  CacheControlWord as C, SLOT_BITMAP_WORDS, SLOT_FLAG_FREE, SLOT_FLAG_IN_DIRECTORY, SLOT_HEADER_WORDS, SlotWord as W,
+  CacheControlWord as C, SLOT_BITMAP_WORDS, SLOT_FLAG_FREE, SLOT_FLAG_IN_DIRECTORY, SLOT_FLAG_UNFLUSHED, SLOT_HEADER_WORDS, SlotWord as W,
 } from './structs/cache-slot.ts';
 
 /** How far from the LRU tail an evictor looks for a clean, unpinned slot before it calls the cache full. */
@@ -172,7 +172,7 @@ export class Cache {
     const bucket = this.bucketOf(volume, slotNumber);
     this.locks.lock(this.bucketLockBase + bucket);
     this.locks.lock(this.listLock);
-    const ok = this.h[b + W.VOLUME] === volume && Atomics.load(this.h, b + W.PIN_COUNT) === 0 && !this.isDirty(s);
+    const ok = this.h[b + W.VOLUME] === volume && Atomics.load(this.h, b + W.PIN_COUNT) === 0 && !this.isHeld(s);
     if (ok) {
       this.unlinkFromChain(bucket, s);
       this.unlinkLru(s);
@@ -205,6 +205,33 @@ export class Cache {
     const b = s * SLOT_HEADER_WORDS + W.DIRTY;
     for (let i = 0; i < SLOT_BITMAP_WORDS; i++) if (this.h[b + i] !== 0) return true;
     return false;
+  }
+  /** Destaged but not yet flushed by its drive (SLOT_FLAG_UNFLUSHED). */
+  isUnflushed(s: number): boolean {
+    return (Atomics.load(this.h, s * SLOT_HEADER_WORDS + W.FLAGS) & SLOT_FLAG_UNFLUSHED) !== 0;
+  }
+  setUnflushed(s: number): void { Atomics.or(this.h, s * SLOT_HEADER_WORDS + W.FLAGS, SLOT_FLAG_UNFLUSHED); }
+  clearUnflushed(s: number): void { Atomics.and(this.h, s * SLOT_HEADER_WORDS + W.FLAGS, ~SLOT_FLAG_UNFLUSHED); }
+  /** Dirty, or destaged and not yet durable: either way the cache holds the only safe copy. */
+  isHeld(s: number): boolean {
+    return this.isDirty(s) || this.isUnflushed(s);
+  }
+  /**
+   * A slot whose destage its drive may have lost (power loss before the flush): every valid
+   * sector is dirty again and the flag cleared, so it is destaged once more.
+   */
+  redirtyUnflushed(s: number): void {
+    if (!this.isUnflushed(s)) return;
+    const sectors = this.sectorsPerSlot;
+    let sector = 0;
+    while (sector < sectors) {
+      if (!this.isSectorValid(s, sector)) { sector++; continue; }
+      let run = 1;
+      while (sector + run < sectors && this.isSectorValid(s, sector + run)) run++;
+      this.markDirty(s, sector, run);
+      sector += run;
+    }
+    this.clearUnflushed(s);
   }
   isSectorDirty(s: number, sector: number): boolean {
     return (this.h[s * SLOT_HEADER_WORDS + W.DIRTY + (sector >> 5)]! & (1 << (sector & 31))) !== 0;
@@ -326,7 +353,7 @@ export class Cache {
       let link = this.ctl[C.LRU_TAIL]!;
       for (let scanned = 0; link !== 0 && scanned < EVICT_SCAN_MAX; scanned++) {
         const s = link - 1;
-        if (Atomics.load(this.h, s * SLOT_HEADER_WORDS + W.PIN_COUNT) === 0 && !this.isDirty(s)) {
+        if (Atomics.load(this.h, s * SLOT_HEADER_WORDS + W.PIN_COUNT) === 0 && !this.isHeld(s)) {
           victim = s;
           break;
         }
@@ -342,7 +369,7 @@ export class Cache {
       this.locks.lock(this.listLock);
       // Re-check under both locks: it may have been pinned, dirtied or evicted meanwhile.
       const still = (this.h[b + W.FLAGS]! & SLOT_FLAG_IN_DIRECTORY) !== 0 && this.h[b + W.VOLUME] === volume &&
-        this.h[b + W.SLOT_NUMBER] === slotNumber && Atomics.load(this.h, b + W.PIN_COUNT) === 0 && !this.isDirty(victim);
+        this.h[b + W.SLOT_NUMBER] === slotNumber && Atomics.load(this.h, b + W.PIN_COUNT) === 0 && !this.isHeld(victim);
       if (still) {
         this.unlinkFromChain(bucket, victim);
         this.unlinkLru(victim);

@@ -22,6 +22,8 @@ import { STAT_COUNTERS_PER_PROCESSOR, Stat } from './structs/statistics.ts';
 import { VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
 const IDLE_SLEEP_MS = 20;
+/** Destaged slots a disk adapter lets wait for one flush at most (16 MiB of 64 KiB slots). */
+const FLUSH_PENDING_SLOTS = 256;
 const BUSY_RETRY_MS = 1;
 
 export class DiskAdapter implements Processor {
@@ -34,10 +36,13 @@ export class DiskAdapter implements Processor {
   private readonly index: number;
   private readonly scratch = new Int32Array(MAILBOX_ENTRY_WORDS);
   private readonly transferred: Transferred = { blocks: 0, failedDrive: -1 };
-  /** Slots a destage pass has written and holds locked until their drives have flushed. */
-  private readonly writtenSlots: Int32Array;
-  /** Drives a destage pass has written (reused, so a pass allocates nothing once warm). */
-  private readonly flushDrives: Drive[] = [];
+  /** Slots of this share written to their drives and not yet flushed (SLOT_FLAG_UNFLUSHED). */
+  private readonly pending: Int32Array;
+  private pendingCount = 0;
+  /** Drives written since the last flush (reused, so a pass allocates nothing once warm). */
+  private readonly pendingDrives: Drive[] = [];
+  /** Unflushed slots at which a pass flushes even with dirty slots left to write. */
+  private readonly flushThreshold: number;
   /** Deferred work, fixed size: [kind, from, task, slot, status, pending-as-reply]. */
   private readonly deferred: Int32Array;
   private deferredCount = 0;
@@ -60,7 +65,9 @@ export class DiskAdapter implements Processor {
     this.deferredMax = config.mailboxCapacity;
     this.deferred = new Int32Array(this.deferredMax * 6);
     this.destageCursor = this.index;
-    this.writtenSlots = new Int32Array(config.destageBatchSlots);
+    const shareSlots = Math.ceil(this.cache.slotCount / config.diskAdapters);
+    this.pending = new Int32Array(shareSlots);
+    this.flushThreshold = Math.max(1, Math.min(FLUSH_PENDING_SLOTS, Math.floor(shareSlots / 4)));
     this.takeOver();
   }
 
@@ -77,7 +84,7 @@ export class DiskAdapter implements Processor {
     work += this.destagePass();
     if (!this.done && Atomics.load(this.mem.system, SystemWord.RUN_STATE) >= RunState.STOPPING &&
       Atomics.load(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED) >= this.mem.config.channelAdapters &&
-      this.deferredCount === 0 && this.dirtyInShare === 0 && work === 0) {
+      this.deferredCount === 0 && this.dirtyInShare === 0 && this.pendingCount === 0 && work === 0) {
       this.powerOff();
     }
     return work;
@@ -104,6 +111,12 @@ export class DiskAdapter implements Processor {
       }
     }
     if (this.inherited.length > 0) this.platform.trace(`disk adapter ${this.index}: took over ${this.inherited.length / 3} stage requests waiting at its start`);
+    // Slots its predecessor destaged and had not flushed yet: this adapter flushes them.
+    for (let s = this.index; s < this.cache.slotCount; s += mem.config.diskAdapters) {
+      if (!this.cache.isUnflushed(s)) continue;
+      this.pending[this.pendingCount++] = s;
+      this.flushBefore(this.cache.volumeOf(s));
+    }
   }
 
   private serveInherited(): number {
@@ -118,7 +131,7 @@ export class DiskAdapter implements Processor {
   }
 
   idleWaitMs(): number {
-    return this.inherited.length > 0 || this.deferredCount > 0 || this.dirtyInShare > 0 ? BUSY_RETRY_MS : IDLE_SLEEP_MS;
+    return this.inherited.length > 0 || this.pendingCount > 0 || this.deferredCount > 0 || this.dirtyInShare > 0 ? BUSY_RETRY_MS : IDLE_SLEEP_MS;
   }
 
   finished(): boolean {
@@ -192,82 +205,92 @@ export class DiskAdapter implements Processor {
 
   /**
    * Destages dirty slots of this adapter's share; counts the dirty ones it could not do yet.
-   * The slots written are kept locked until every drive written has flushed, and only then
-   * marked clean: a clean slot may be evicted, so clean must mean durable (a power loss before
-   * the flush finds them still dirty and destages them again).
+   * A slot written to its drive is clean but UNFLUSHED: not evictable until the drive has
+   * flushed, since until then a power loss may still lose the write (clean must mean durable).
+   * The adapter flushes once it holds FLUSH_PENDING_SLOTS such slots, or a quarter of its share,
+   * or has nothing dirty left to write — one flush for many destages, and no slot lock held
+   * across it. A power loss before the flush finds the slots UNFLUSHED in (battery-backed)
+   * memory and destages them again (recoverAfterPowerLoss).
    */
   private destagePass(): number {
     const { cache, mem } = this;
     const share = mem.config.diskAdapters;
     const batch = mem.config.destageBatchSlots;
-    let written = 0;
-    let destagedWithoutStorage = 0;
+    let destaged = 0;
     let dirty = 0;
-    if (cache.dirtySlots() === 0) {
-      this.dirtyInShare = 0;
-      return 0;
-    }
-    for (let s = this.index; s < cache.slotCount; s += share) {
-      if (!cache.isDirty(s)) continue;
-      const volume = cache.volumeOf(s);
-      if (volume === 0 || mem.volumes.state(volume) === VolumeState.ABNORMAL) continue; // kept, not destageable
-      dirty++;
-      if (written >= batch) continue;
-      if (!cache.pinIfIdentity(s, volume, cache.slotNumberOf(s))) continue;
-      if (!cache.tryLockSlot(s)) {
-        cache.unpin(s);
-        continue;
-      }
-      const status = writeDirtySectors(mem, cache, this.drives, s, this.transferred);
-      if (status !== MsgStatus.OK) {
-        cache.unlockSlot(s);
-        cache.unpin(s);
-        this.driveError(volume, status, true);
-        continue;
-      }
-      if (!cache.isDirty(s)) {
-        // A volume without storage keeps nothing: destaged with no write and nothing to flush.
-        cache.unlockSlot(s);
-        cache.unpin(s);
-        dirty--;
-        destagedWithoutStorage++;
-        this.stats[Stat.DESTAGES]!++;
-        continue;
-      }
-      this.writtenSlots[written++] = s;
-      this.stats[Stat.DESTAGE_BLOCKS]! += this.transferred.blocks;
-      const drive = this.drives.get(mem.volumes.driveNumber(volume))!;
-      if (!this.flushDrives.includes(drive)) this.flushDrives.push(drive);
-    }
-    let destaged = destagedWithoutStorage;
-    if (written > 0) {
-      let flushed: number = DriveStatus.OK;
-      for (const drive of this.flushDrives) {
-        const status = drive.flush();
-        if (status !== DriveStatus.OK) flushed = status;
-      }
-      this.flushDrives.length = 0;
-      for (let i = 0; i < written; i++) {
-        const s = this.writtenSlots[i]!;
+    if (cache.dirtySlots() > 0) {
+      for (let s = this.index; s < cache.slotCount; s += share) {
+        if (!cache.isDirty(s)) continue;
         const volume = cache.volumeOf(s);
-        if (flushed === DriveStatus.OK) {
-          cache.clearDirty(s);
-          destaged++;
-          dirty--;
-          this.stats[Stat.DESTAGES]!++;
+        if (volume === 0 || mem.volumes.state(volume) === VolumeState.ABNORMAL) continue; // kept, not destageable
+        dirty++;
+        if (destaged >= batch) continue;
+        if (!cache.pinIfIdentity(s, volume, cache.slotNumberOf(s))) continue;
+        if (cache.tryLockSlot(s)) {
+          const status = writeDirtySectors(mem, cache, this.drives, s, this.transferred);
+          if (status === MsgStatus.OK) {
+            if (cache.isDirty(s)) {
+              cache.clearDirty(s);
+              this.holdUntilFlushed(s, volume);
+            } // else a volume without storage: it keeps nothing, nothing to flush
+            destaged++;
+            dirty--;
+            this.stats[Stat.DESTAGES]!++;
+            this.stats[Stat.DESTAGE_BLOCKS]! += this.transferred.blocks;
+          }
+          cache.unlockSlot(s);
+          if (status !== MsgStatus.OK) this.driveError(volume, status, true);
         }
-        cache.unlockSlot(s);
         cache.unpin(s);
-        // A flush that failed leaves every slot of the pass dirty; the volumes say why.
-        if (flushed !== DriveStatus.OK) this.driveError(volume, driveStatus(flushed), true);
       }
     }
     this.dirtyInShare = dirty;
+    if (this.pendingCount > 0 && (this.pendingCount >= this.flushThreshold || dirty === 0)) this.flushPending();
     if (destaged > 0 && cache.dirtySlots() * 2 > cache.slotCount) {
       // Cache pressure: channel adapters may have tasks waiting for a clean slot.
       for (let p = 0; p < mem.config.channelAdapters; p++) mem.doorbells.ring(p);
     }
     return destaged;
+  }
+
+  /** Marks a just-written slot UNFLUSHED and remembers it (and its drive) for the next flush. */
+  private holdUntilFlushed(s: number, volume: number): void {
+    if (!this.cache.isUnflushed(s)) {
+      this.cache.setUnflushed(s);
+      this.pending[this.pendingCount++] = s;
+    }
+    this.flushBefore(volume);
+  }
+
+  /** Remembers the drive of `volume` for the next flush. */
+  private flushBefore(volume: number): void {
+    const drive = this.drives.get(this.mem.volumes.driveNumber(volume));
+    if (drive && !this.pendingDrives.includes(drive)) this.pendingDrives.push(drive);
+  }
+
+  /**
+   * Flushes every drive written since the last flush, then lets the slots go (evictable). A
+   * flush that fails leaves their writes undurable: the slots are dirty again (their volumes go
+   * abnormal, so they stay in cache), never clean.
+   */
+  private flushPending(): void {
+    let failed: number = DriveStatus.OK;
+    for (const drive of this.pendingDrives) {
+      const status = drive.flush();
+      if (status !== DriveStatus.OK) failed = status;
+    }
+    this.pendingDrives.length = 0;
+    const { cache } = this;
+    for (let i = 0; i < this.pendingCount; i++) {
+      const s = this.pending[i]!;
+      if (failed === DriveStatus.OK) cache.clearUnflushed(s);
+      else {
+        cache.redirtyUnflushed(s);
+        this.driveError(cache.volumeOf(s), driveStatus(failed), true);
+      }
+    }
+    this.pendingCount = 0;
+    if (failed === DriveStatus.OK) this.stats[Stat.DRIVE_FLUSHES]!++;
   }
 
   /**

@@ -289,7 +289,7 @@ export class StorageSystem {
     this.traceSink(`power lost (back in ${downMs} ms)`);
     this.deterministic!.once(downMs, () => {
       const r = recoverAfterPowerLoss(this.mem);
-      this.traceSink(`power restored: ${r.locksFreed} locks held at the loss freed, ${r.pinsCorrected} slot pin counts corrected`);
+      this.traceSink(`power restored: ${r.locksFreed} locks held at the loss freed, ${r.pinsCorrected} slot pin counts corrected, ${r.slotsRedirtied} unflushed slots to destage again`);
       for (const p of [...this.down].sort((a, b) => a - b)) this.startProcessor(p, 'at power-on');
     });
   }

@@ -36,6 +36,12 @@ export const SLOT_BITMAP_WORDS = SLOT_SECTORS_MAX / 32;
 
 export const SLOT_FLAG_IN_DIRECTORY = 1;
 export const SLOT_FLAG_FREE = 2;
+/**
+ * Destaged, but its drive has not flushed since: the data is on the drive's volatile write cache
+ * only, so the slot may not be evicted or discarded (a power loss could still lose the write).
+ * Set and cleared by the slot's disk adapter with atomic bit operations.
+ */
+export const SLOT_FLAG_UNFLUSHED = 4;
 
 export const CACHE_SLOT_HEADER = defineStruct('cache-slot-header', 64, [
   { name: 'volume', offset: 0, size: 4, type: 'i32', meaning: 'cached volume, 0 = free' },

@@ -121,29 +121,50 @@ describe('destage: a slot is clean only once its drive has flushed', () => {
     return { da: restart(h, DA, drives) as DiskAdapter, persistence: drive.persistence!, buffer };
   }
 
-  it('a power failure at the flush leaves the slot dirty and the data undurable; power-on frees the slot and the next destage makes it durable', () => {
+  it('a destaged slot stays unevictable (UNFLUSHED) until its drive flushed; a power failure at the flush loses the write on the drive, and power-on destages it again', () => {
     const h = freshSystem();
     const data = pattern(2 * BLOCK, 44);
     const slot = h.submit(0, HostOp.WRITE, 1, 16, data.byteLength, data);
     const r = finishOn(h, [h.ca[0]!], 0, slot);
     expect([r.status, r.reason]).toEqual([ScsiStatus.GOOD, Reason.NONE]);
     expect(h.cache.dirtySlots()).toBe(1);
+    const s = h.cache.lookup(1, Math.floor(16 / h.cache.sectorsPerSlot)); // pins it: let go at once
+    h.cache.unpin(s);
     const { da, persistence, buffer } = persistentDa(h);
     persistence.armPowerFailure(2); // the write passes, the flush after it fails
     expect(() => da.step()).toThrow(PowerFailure);
-    // Written to the drive's volatile cache, not flushed: still dirty, and a power loss may lose it.
-    expect(h.cache.dirtySlots()).toBe(1);
+    // Written to the drive's volatile cache, not flushed: clean, but UNFLUSHED and so not evictable.
+    expect(h.cache.dirtySlots()).toBe(0);
+    expect([h.cache.isUnflushed(s), h.cache.isHeld(s), h.cache.discard(s)]).toEqual([true, true, false]);
     expect(Buffer.from(h.driveBytes.get(0)!.subarray(16 * BLOCK, 18 * BLOCK)).equals(Buffer.from(data))).toBe(true);
     expect(persistence.readDurable(16, 2).every((b) => b === 0)).toBe(true);
     const lost = persistence.powerLoss(() => 0.99); // every unflushed block reverts
     expect([lost.unflushedBlocks, lost.revertedOld]).toEqual([2, 2]);
     expect(h.driveBytes.get(0)!.subarray(16 * BLOCK, 18 * BLOCK).every((b) => b === 0)).toBe(true);
-    // The adapter stopped holding the slot's lock and a pin: power-on frees both.
-    expect(recoverAfterPowerLoss(h.mem)).toEqual({ locksFreed: 1, pinsCorrected: 1 });
+    // No lock or pin is held across the flush; the unflushed slot is dirty again.
+    expect(recoverAfterPowerLoss(h.mem)).toEqual({ locksFreed: 0, pinsCorrected: 0, slotsRedirtied: 1 });
+    expect([h.cache.dirtySlots(), h.cache.isUnflushed(s)]).toEqual([1, false]);
     const { da: after } = persistentDa(h, buffer);
     for (let i = 0; i < 3; i++) after.step();
-    expect(h.cache.dirtySlots()).toBe(0);
+    expect([h.cache.dirtySlots(), h.cache.isUnflushed(s)]).toEqual([0, false]);
     expect(Buffer.from(persistence.readDurable(16, 2)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('a disk adapter that replaces a reset one flushes what its predecessor destaged and had not flushed', () => {
+    const h = freshSystem();
+    const data = pattern(BLOCK, 45);
+    const slot = h.submit(0, HostOp.WRITE, 1, 40, BLOCK, data);
+    finishOn(h, [h.ca[0]!], 0, slot);
+    const s = h.cache.lookup(1, Math.floor(40 / h.cache.sectorsPerSlot)); // pins it: let go at once
+    h.cache.unpin(s);
+    const { da, persistence, buffer } = persistentDa(h);
+    persistence.armPowerFailure(2);
+    expect(() => da.step()).toThrow(PowerFailure); // stops at the flush: a reset, not a power loss
+    expect(h.cache.isUnflushed(s)).toBe(true);
+    const { da: successor } = persistentDa(h, buffer);
+    successor.step();
+    expect([h.cache.isUnflushed(s), persistence.unflushedBlocks()]).toEqual([false, 0]);
+    expect(Buffer.from(persistence.readDurable(40, 1)).equals(Buffer.from(data))).toBe(true);
   });
 
   it('power-on recovery keeps the pins of tasks waiting for a stage and frees nothing when nothing was held', () => {
@@ -153,7 +174,7 @@ describe('destage: a slot is clean only once its drive has flushed', () => {
     const t = hostTask(h, 0, 0);
     const s = h.mem.tasks[t + T.CACHE_SLOT]!;
     expect(h.cache.pinCount(s)).toBe(1);
-    expect(recoverAfterPowerLoss(h.mem)).toEqual({ locksFreed: 0, pinsCorrected: 0 });
+    expect(recoverAfterPowerLoss(h.mem)).toEqual({ locksFreed: 0, pinsCorrected: 0, slotsRedirtied: 0 });
     expect(h.cache.pinCount(s)).toBe(1);
     const r = finishOn(h, [h.da[0]!, h.ca[0]!], 0, slot);
     expect(r.status).toBe(ScsiStatus.GOOD);
