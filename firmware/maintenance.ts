@@ -286,11 +286,11 @@ export class MaintenancePort {
     return n;
   }
 
-  /** Cache slots holding the volume; only dirty ones when `dirtyOnly`. */
+  /** Cache slots holding the volume; when `dirtyOnly`, only those not yet durable on its drive (dirty, or destaged and not flushed). */
   private cachedSlotsOf(volume: number, dirtyOnly: boolean): number {
     let n = 0;
     for (let s = 0; s < this.cache.slotCount; s++) {
-      if (this.cache.volumeOf(s) === volume && (!dirtyOnly || this.cache.isDirty(s))) n++;
+      if (this.cache.volumeOf(s) === volume && (!dirtyOnly || this.cache.isHeld(s))) n++;
     }
     return n;
   }
