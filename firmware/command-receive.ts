@@ -23,7 +23,7 @@ import { UI_SLOT_BYTES } from './journal-ring.ts';
 import { emptyUpdateInfo, encodeUpdateInfo, type UpdateInfoFields } from './structs/update-info-codec.ts';
 import { crc32c } from '../hal/crc32c.ts';
 import { NO_DRIVE, VOLUME_FLAG_JOURNAL, VolumeState } from './structs/volume-info.ts';
-import { PairState } from './structs/pair-info.ts';
+import { PairFlag, PairState } from './structs/pair-info.ts';
 import type { Clock } from '../hal/clock.ts';
 import { MirrorProcesses, WRITE_TO_SECONDARY, startOperation } from './mirror.ts';
 import { MIRROR_STATE_NAME, MirrorOp, MirrorResult, MirrorState, MirrorWord } from './structs/mirror-info.ts';
@@ -298,11 +298,19 @@ export class CommandReceive {
     return this.writeDone(task, t);
   }
 
+  /**
+   * A synchronous copy failed: the pair is suspended and the write remembered for a later copy —
+   * and so is every other synchronous pair to the same system. Their volumes form one image
+   * there (a cascade's primary journals them as one group): were the others to go on, the copy
+   * would hold later writes without this one, and no longer be a state the host ever saw.
+   */
   private suspendSync(pair: number, t: number, why: string): void {
     const { mem } = this.ctx;
-    if (mem.pairs.state(pair) === PairState.NORMAL) {
-      mem.pairs.transition(pair, PairState.ABNORMAL);
-      this.ctx.trace?.(`pair ${pair}: normal -> abnormal (synchronous copy failed: ${why})`);
+    const target = mem.pairs.secondarySystem(pair);
+    for (let p = 1; p < mem.pairs.count; p++) {
+      if (mem.pairs.state(p) !== PairState.NORMAL || (mem.pairs.flags(p) & PairFlag.SYNC) === 0 || mem.pairs.secondarySystem(p) !== target) continue;
+      mem.pairs.transition(p, PairState.ABNORMAL);
+      this.ctx.trace?.(p === pair ? `pair ${p}: normal -> abnormal (synchronous copy failed: ${why})` : `pair ${p}: normal -> abnormal (synchronous copy of pair ${pair} to system ${target} failed)`);
     }
     this.journals.suspendedWrite(mem.pairs.primaryVolume(pair), this.tasks[t + T.LBA]!, this.tasks[t + T.BYTE_LENGTH]! / BLOCK_BYTES);
   }

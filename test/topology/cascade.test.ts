@@ -4,6 +4,8 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { BLOCK_BYTES, type SystemConfig } from '../../firmware/config.ts';
+import { PairState } from '../../firmware/structs/pair-info.ts';
+import { VolumeState } from '../../firmware/structs/volume-info.ts';
 import { Topology } from '../../tools/topology.ts';
 import { ok, siteConfig, stamp } from '../support/two-site.ts';
 
@@ -85,5 +87,25 @@ describe.each(['deterministic', 'threaded'] as const)('%s runtime', (runtime) =>
     topo!.systems.delete(3);
     await drained(t);
     for (const [block, data] of written) expect(await secondary.host.readOk(0, 1, block, data.byteLength), `COPY1 block ${block}`).toEqual(data);
+  });
+});
+
+describe('synchronous pairs to one system fail together', () => {
+  it('a write the primary refuses suspends every synchronous pair to it: later writes to the other volume are not forwarded, so the primary never holds a write without the one before it', async () => {
+    const t = await cascade('deterministic', false);
+    const [primary, upstream] = [t.system(1), t.system(3)];
+    ok(upstream.copy.registerSyncPair(2, 1, 2, (s) => upstream.shared.remotes?.some((r) => r.system === s) ?? false));
+    const pairOf = (v: number): number => upstream.mem.volumes.pairNumber(v);
+    await upstream.host.writeOk(0, 1, 10, stamp(1, 1, 10, 2));
+    expect(await primary.host.readOk(0, 1, 10, 2 * BLOCK_BYTES)).toEqual(stamp(1, 1, 10, 2));
+    // The primary's volume 2 fails: the forwarded write is refused; the upstream still acknowledges it.
+    primary.mem.volumes.setState(2, VolumeState.ABNORMAL);
+    await upstream.host.writeOk(1, 2, 20, stamp(2, 2, 20, 1));
+    expect([upstream.mem.pairs.state(pairOf(1)), upstream.mem.pairs.state(pairOf(2))]).toEqual([PairState.ABNORMAL, PairState.ABNORMAL]);
+    // Write 3 goes to volume 1, whose own copy still works: it is kept for a later copy, not forwarded.
+    const before = await primary.host.readOk(0, 1, 30, BLOCK_BYTES);
+    await upstream.host.writeOk(0, 1, 30, stamp(3, 1, 30, 1));
+    expect(await primary.host.readOk(0, 1, 30, BLOCK_BYTES)).toEqual(before);
+    expect(await upstream.host.readOk(0, 1, 30, BLOCK_BYTES)).toEqual(stamp(3, 1, 30, 1));
   });
 });
