@@ -33,6 +33,20 @@ describe('simulator: regressions', () => {
   });
 });
 
+describe('simulator: regressions (drive failures)', () => {
+  it('seed 5702: a cascade primary\'s failed data drive suspended one synchronous pair only, and the secondary held a write without the one before it', async () => {
+    const r = await runSeed(5702);
+    expect(scenarioOf(5702).faults.map((f) => f.kind)).toContain('data-drive-failure');
+    expect(r.violation, `${r.scenario}\n${r.traceTail.slice(-30).join('\n')}`).toBeNull();
+  });
+
+  it('seed 400: restore wrote journals for a failed secondary volume into cache until the cache was full and takeover hung', async () => {
+    const r = await runSeed(400);
+    expect(r.violation, `${r.scenario}\n${r.traceTail.slice(-30).join('\n')}`).toBeNull();
+    expect(r.traceTail.some((l) => l.includes('took over, but its data drive failed'))).toBe(true);
+  });
+});
+
 describe('simulator: determinism', () => {
   it('a seed replays exactly: the same steps, virtual time, checks and prefixes', async () => {
     const a = await runSeed(5, { writes: 60 });
