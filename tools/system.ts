@@ -376,6 +376,8 @@ export class StorageSystem {
 
   /** Attaches a new processor `processorId` to this system's memory, drives and links. */
   private startProcessor(processorId: number, why: string): void {
+    // A processor reset whose time is up after a power-on already started it again: it is up.
+    if (!this.down.has(processorId)) return;
     const runtime = this.deterministic!;
     const drives = new Map<number, Drive>();
     for (const d of this.driveDescriptors) {

@@ -33,6 +33,14 @@ describe('simulator: regressions', () => {
   });
 });
 
+describe('simulator: regressions (resets)', () => {
+  it('seed 9214: a processor reset whose restart fell after a power-on started a second copy of the processor, which failed the group', async () => {
+    const r = await runSeed(9214);
+    expect(r.violation, `${r.scenario}\n${r.traceTail.slice(-30).join('\n')}`).toBeNull();
+    expect(r.traceTail.filter((l) => l.includes('system1: processor 0: started')).length).toBe(1);
+  });
+});
+
 describe('simulator: regressions (drive failures)', () => {
   it('seed 5702: a cascade primary\'s failed data drive suspended one synchronous pair only, and the secondary held a write without the one before it', async () => {
     const r = await runSeed(5702);
