@@ -5,9 +5,11 @@
 //      a request for a slot whose lock is busy is deferred to the next iteration;
 //   2. replies that found the requester's mailbox full are sent again;
 //   3. a destage pass over this adapter's share of the cache slots (slot % diskAdapters)
-//      writes dirty slots to their drives, at most destageBatchSlots per iteration.
+//      writes dirty slots to their drives, at most destageBatchSlots per iteration; a written
+//      slot stays UNFLUSHED (not evictable) until the adapter has flushed its drive.
 // At power-off the adapter keeps destaging until every channel adapter has finished and its
-// slots are clean, then flushes its drives.
+// slots are clean and flushed, then flushes its drives. A new adapter attaching after a reset
+// takes over the stage requests and unflushed slots its predecessor left (takeOver).
 
 import { DriveStatus, type Drive } from '../hal/drive.ts';
 import { assert } from './assert.ts';
@@ -49,7 +51,6 @@ export class DiskAdapter implements Processor {
   /** Stage requests a reset predecessor may have taken and lost: [from, task, slot] triples. */
   private inherited: number[] = [];
   private readonly deferredMax: number;
-  private destageCursor: number;
   private dirtyInShare = 0;
   private done = false;
 
@@ -64,7 +65,6 @@ export class DiskAdapter implements Processor {
     this.stats = this.mem.statistics.subarray(this.processorId * STAT_COUNTERS_PER_PROCESSOR, (this.processorId + 1) * STAT_COUNTERS_PER_PROCESSOR);
     this.deferredMax = config.mailboxCapacity;
     this.deferred = new Int32Array(this.deferredMax * 6);
-    this.destageCursor = this.index;
     const shareSlots = Math.ceil(this.cache.slotCount / config.diskAdapters);
     this.pending = new Int32Array(shareSlots);
     this.flushThreshold = Math.max(1, Math.min(FLUSH_PENDING_SLOTS, Math.floor(shareSlots / 4)));

@@ -2,7 +2,8 @@
 // between cache memory and storage devices, addressed by logical address and translated to a
 // physical one through volume information 400.
 //   stage:   read a volume slot's invalid sectors from the drive into its cache slot;
-//   destage: write a cache slot's dirty sectors to the drive, and (after a flush) mark them clean.
+//   destage: write a cache slot's dirty sectors to the drive (the disk adapter lets the slot go
+//            once the drive has flushed).
 // Both run with the slot pinned and its slot lock held, so host data, staged data and
 // destaged data never interleave within a slot. Dirty sectors are never overwritten by a
 // stage: the cache holds the newer data.
@@ -68,20 +69,10 @@ export function stageSlot(mem: ControlMemory, cache: Cache, drives: ReadonlyMap<
 }
 
 /**
- * Destage: writes every dirty sector of slot s to its drive, then marks the slot clean. Caller
- * holds the slot lock. The disk adapter uses writeDirtySectors and cleans only after a flush.
- */
-export function destageSlot(mem: ControlMemory, cache: Cache, drives: ReadonlyMap<number, Drive>, s: number, out: Transferred): StatusCode {
-  const status = writeDirtySectors(mem, cache, drives, s, out);
-  if (status === MsgStatus.OK) cache.clearDirty(s);
-  return status;
-}
-
-/**
- * Writes every dirty sector of slot s to its drive and leaves the slot dirty: a write is durable
- * only once its drive has flushed, and a clean slot may be evicted, so the caller marks the slot
- * clean after flushing (a power loss before that re-destages it; see docs/decisions.md). A volume
- * without storage keeps nothing and is cleaned here. Caller holds the slot lock.
+ * Destage: writes every dirty sector of slot s to its drive and leaves the slot dirty. The disk
+ * adapter then marks it clean but UNFLUSHED until the drive has flushed (docs/decisions.md,
+ * "Power and processor resets"). A volume without storage keeps nothing and is cleaned here.
+ * Caller holds the slot lock.
  */
 export function writeDirtySectors(mem: ControlMemory, cache: Cache, drives: ReadonlyMap<number, Drive>, s: number, out: Transferred): StatusCode {
   out.blocks = 0;
