@@ -45,7 +45,7 @@ function parse(argv: string[]): Args {
 
 function line(r: SimResult, ms: number): string {
   const prefixes = Object.entries(r.prefixes).map(([s, k]) => `s${s}=${k}`).join(' ');
-  return `seed ${r.seed}: ${r.ok ? 'ok  ' : 'FAIL'} ${r.writes} writes, ${r.checks} checks, ${r.virtualMs.toFixed(0)} ms simulated, ${r.steps} steps, ${(ms / 1000).toFixed(1)} s  [${prefixes}]  ${r.scenario}`;
+  return `seed ${r.seed}: ${r.ok ? 'ok  ' : 'FAIL'} ${r.writes} writes${r.refused > 0 ? ` (${r.refused} refused by a failed volume)` : ''}, ${r.checks} checks, ${r.virtualMs.toFixed(0)} ms simulated, ${r.steps} steps, ${(ms / 1000).toFixed(1)} s  [${prefixes}]  ${r.scenario}`;
 }
 
 async function main(): Promise<number> {
@@ -62,6 +62,7 @@ async function main(): Promise<number> {
   const faults: Record<string, number> = {};
   let runs = 0;
   let writes = 0;
+  let refused = 0;
   let checks = 0;
   let simulatedMs = 0;
   const torn = { unflushedBlocks: 0, revertedBlocks: 0, tornWrites: 0 };
@@ -75,6 +76,7 @@ async function main(): Promise<number> {
     const r = await runSeed(seed, { ...(args.writes !== undefined ? { writes: args.writes } : {}), ...(args.trace ? { trace: (l: string) => console.log(l) } : {}) });
     runs++;
     writes += r.writes;
+    refused += r.refused;
     checks += r.checks;
     simulatedMs += r.virtualMs;
     torn.unflushedBlocks += r.torn.unflushedBlocks;
@@ -91,7 +93,7 @@ async function main(): Promise<number> {
     }
   }
   const kinds = Object.entries(faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  console.log(`${runs} seeds, ${failed.length} failed; ${writes} host writes verified, ${checks} prefix checks, ${(simulatedMs / 1000).toFixed(1)} s simulated, faults: ${kinds}; power losses left ${torn.unflushedBlocks} blocks unflushed, ${torn.revertedBlocks} reverted, ${torn.tornWrites} writes torn; ${journalScans} journal volumes scanned intact from their drives; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${runs} seeds, ${failed.length} failed; ${writes} host writes verified (${refused} refused by failed volumes), ${checks} prefix checks, ${(simulatedMs / 1000).toFixed(1)} s simulated, faults: ${kinds}; power losses left ${torn.unflushedBlocks} blocks unflushed, ${torn.revertedBlocks} reverted, ${torn.tornWrites} writes torn; ${journalScans} journal volumes scanned intact from their drives; ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (failed.length > 0) console.log(`failing seeds: ${failed.map((r) => r.seed).join(' ')}`);
   return failed.length > 0 ? 1 : 0;
 }
