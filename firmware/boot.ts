@@ -17,7 +17,7 @@ import { DiskAdapter } from './disk-adapter.ts';
 import { ControlMemory, RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SYSTEM_RECORD_BYTES, SystemWord } from './layout.ts';
 import type { LinkPort, Platform, Processor } from './platform.ts';
 import { NO_DRIVE, VolumeState } from './structs/volume-info.ts';
-import { TASK_WORDS, TaskState, TaskWait, TaskWord } from './structs/task.ts';
+import { stageWaitSlot } from './structs/task.ts';
 
 /** Everything a processor of one storage system shares with the others; structured-cloneable. */
 export interface SystemShared {
@@ -123,9 +123,7 @@ export function recoverAfterPowerLoss(mem: ControlMemory): { locksFreed: number;
   const pins = new Int32Array(cache.slotCount);
   const perProcessor = mem.geometry.tasksPerProcessor;
   for (let task = 0; task < mem.geometry.processors * perProcessor; task++) {
-    const t = task * TASK_WORDS;
-    if (mem.tasks[t + TaskWord.STATE] !== TaskState.WAITING || mem.tasks[t + TaskWord.WAIT] !== TaskWait.STAGE) continue;
-    const slot = mem.tasks[t + TaskWord.CACHE_SLOT]!;
+    const slot = stageWaitSlot(mem.tasks, task);
     if (slot >= 0 && slot < cache.slotCount) pins[slot]!++;
   }
   let pinsCorrected = 0;

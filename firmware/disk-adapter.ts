@@ -17,9 +17,9 @@ import { Cache } from './cache.ts';
 import { RunState, SystemWord, type ControlMemory } from './layout.ts';
 import { MAILBOX_ENTRY_WORDS } from '../hal/mailbox.ts';
 import { Msg, MsgStatus, diskAdapterFor } from './messages.ts';
-import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from './structs/task.ts';
+import { stageWaitSlot } from './structs/task.ts';
 import type { Platform, Processor } from './platform.ts';
-import { driveStatus, stageSlot, writeDirtySectors, type Transferred } from './read-write.ts';
+import { stageSlot, writeDirtySectors, type Transferred } from './read-write.ts';
 import { STAT_COUNTERS_PER_PROCESSOR, Stat } from './structs/statistics.ts';
 import { VOLUME_STATE_NAME, VolumeState } from './structs/volume-info.ts';
 
@@ -37,12 +37,17 @@ export class DiskAdapter implements Processor {
   private readonly stats: Float64Array;
   private readonly index: number;
   private readonly scratch = new Int32Array(MAILBOX_ENTRY_WORDS);
-  private readonly transferred: Transferred = { blocks: 0, failedDrive: -1 };
+  private readonly transferred: Transferred = { blocks: 0, drive: null };
   /** Slots of this share written to their drives and not yet flushed (SLOT_FLAG_UNFLUSHED). */
   private readonly pending: Int32Array;
   private pendingCount = 0;
   /** Drives written since the last flush (reused, so a pass allocates nothing once warm). */
   private readonly pendingDrives: Drive[] = [];
+  /** Drives whose last flush failed (reused). */
+  private readonly failedFlushes: Drive[] = [];
+  /** UNFLUSHED slots whose drive failed to flush, waiting for their slot lock to become dirty again. */
+  private readonly lost: Int32Array;
+  private lostCount = 0;
   /** Unflushed slots at which a pass flushes even with dirty slots left to write. */
   private readonly flushThreshold: number;
   /** Deferred work, fixed size: [kind, from, task, slot, status, pending-as-reply]. */
@@ -67,6 +72,7 @@ export class DiskAdapter implements Processor {
     this.deferred = new Int32Array(this.deferredMax * 6);
     const shareSlots = Math.ceil(this.cache.slotCount / config.diskAdapters);
     this.pending = new Int32Array(shareSlots);
+    this.lost = new Int32Array(shareSlots);
     this.flushThreshold = Math.max(1, Math.min(FLUSH_PENDING_SLOTS, Math.floor(shareSlots / 4)));
     this.takeOver();
   }
@@ -84,7 +90,7 @@ export class DiskAdapter implements Processor {
     work += this.destagePass();
     if (!this.done && Atomics.load(this.mem.system, SystemWord.RUN_STATE) >= RunState.STOPPING &&
       Atomics.load(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED) >= this.mem.config.channelAdapters &&
-      this.deferredCount === 0 && this.dirtyInShare === 0 && this.pendingCount === 0 && work === 0) {
+      this.deferredCount === 0 && this.dirtyInShare === 0 && this.pendingCount === 0 && this.lostCount === 0 && work === 0) {
       this.powerOff();
     }
     return work;
@@ -103,9 +109,7 @@ export class DiskAdapter implements Processor {
     const perProcessor = mem.geometry.tasksPerProcessor;
     for (let from = 0; from < mem.config.channelAdapters; from++) {
       for (let task = 0; task < perProcessor; task++) {
-        const t = (from * perProcessor + task) * TASK_WORDS;
-        if (mem.tasks[t + T.STATE] !== TaskState.WAITING || mem.tasks[t + T.WAIT] !== TaskWait.STAGE) continue;
-        const slot = mem.tasks[t + T.CACHE_SLOT]!;
+        const slot = stageWaitSlot(mem.tasks, from * perProcessor + task);
         if (slot < 0 || slot >= this.cache.slotCount || diskAdapterFor(mem.config.channelAdapters, mem.config.diskAdapters, slot) !== this.processorId) continue;
         this.inherited.push(from, task, slot);
       }
@@ -115,7 +119,8 @@ export class DiskAdapter implements Processor {
     for (let s = this.index; s < this.cache.slotCount; s += mem.config.diskAdapters) {
       if (!this.cache.isUnflushed(s)) continue;
       this.pending[this.pendingCount++] = s;
-      this.flushBefore(this.cache.volumeOf(s));
+      const drive = this.driveOf(this.cache.volumeOf(s));
+      if (drive && !this.pendingDrives.includes(drive)) this.pendingDrives.push(drive);
     }
   }
 
@@ -131,7 +136,7 @@ export class DiskAdapter implements Processor {
   }
 
   idleWaitMs(): number {
-    return this.inherited.length > 0 || this.pendingCount > 0 || this.deferredCount > 0 || this.dirtyInShare > 0 ? BUSY_RETRY_MS : IDLE_SLEEP_MS;
+    return this.inherited.length > 0 || this.pendingCount > 0 || this.lostCount > 0 || this.deferredCount > 0 || this.dirtyInShare > 0 ? BUSY_RETRY_MS : IDLE_SLEEP_MS;
   }
 
   finished(): boolean {
@@ -216,6 +221,7 @@ export class DiskAdapter implements Processor {
     const { cache, mem } = this;
     const share = mem.config.diskAdapters;
     const batch = mem.config.destageBatchSlots;
+    if (this.lostCount > 0) this.redirtyLost();
     let destaged = 0;
     let dirty = 0;
     if (cache.dirtySlots() > 0) {
@@ -229,10 +235,9 @@ export class DiskAdapter implements Processor {
         if (cache.tryLockSlot(s)) {
           const status = writeDirtySectors(mem, cache, this.drives, s, this.transferred);
           if (status === MsgStatus.OK) {
-            if (cache.isDirty(s)) {
-              cache.clearDirty(s);
-              this.holdUntilFlushed(s, volume);
-            } // else a volume without storage: it keeps nothing, nothing to flush
+            cache.clearDirty(s);
+            // A volume without storage keeps nothing: no drive wrote it, nothing to flush.
+            if (this.transferred.drive) this.holdUntilFlushed(s, this.transferred.drive);
             destaged++;
             dirty--;
             this.stats[Stat.DESTAGES]!++;
@@ -245,52 +250,82 @@ export class DiskAdapter implements Processor {
       }
     }
     this.dirtyInShare = dirty;
-    if (this.pendingCount > 0 && (this.pendingCount >= this.flushThreshold || dirty === 0)) this.flushPending();
-    if (destaged > 0 && cache.dirtySlots() * 2 > cache.slotCount) {
-      // Cache pressure: channel adapters may have tasks waiting for a clean slot.
-      for (let p = 0; p < mem.config.channelAdapters; p++) mem.doorbells.ring(p);
+    if (this.pendingCount > 0 && (this.pendingCount >= this.flushThreshold || dirty === 0)) {
+      const released = this.flushPending();
+      if (released > 0 && (cache.dirtySlots() + released) * 2 > cache.slotCount) {
+        // Cache pressure: channel adapters may have tasks waiting for a slot to evict.
+        for (let p = 0; p < mem.config.channelAdapters; p++) mem.doorbells.ring(p);
+      }
     }
     return destaged;
   }
 
   /** Marks a just-written slot UNFLUSHED and remembers it (and its drive) for the next flush. */
-  private holdUntilFlushed(s: number, volume: number): void {
+  private holdUntilFlushed(s: number, drive: Drive): void {
     if (!this.cache.isUnflushed(s)) {
       this.cache.setUnflushed(s);
       this.pending[this.pendingCount++] = s;
     }
-    this.flushBefore(volume);
+    if (!this.pendingDrives.includes(drive)) this.pendingDrives.push(drive);
   }
 
-  /** Remembers the drive of `volume` for the next flush. */
-  private flushBefore(volume: number): void {
-    const drive = this.drives.get(this.mem.volumes.driveNumber(volume));
-    if (drive && !this.pendingDrives.includes(drive)) this.pendingDrives.push(drive);
+  /** The drive holding `volume`, if it has one. */
+  private driveOf(volume: number): Drive | undefined {
+    return this.drives.get(this.mem.volumes.driveNumber(volume));
   }
 
   /**
-   * Flushes every drive written since the last flush, then lets the slots go (evictable). A
-   * flush that fails leaves their writes undurable: the slots are dirty again (their volumes go
-   * abnormal, so they stay in cache), never clean.
+   * Flushes every drive written since the last flush, then lets the slots of the drives that
+   * flushed go (evictable); returns how many. A drive whose flush fails may have lost the writes:
+   * its slots become dirty again (lost list) and its volumes abnormal, so they stay in cache,
+   * never clean. Slots of the other drives are unaffected.
    */
-  private flushPending(): void {
-    let failed: number = DriveStatus.OK;
+  private flushPending(): number {
+    const { cache, failedFlushes } = this;
+    failedFlushes.length = 0;
     for (const drive of this.pendingDrives) {
       const status = drive.flush();
-      if (status !== DriveStatus.OK) failed = status;
-    }
-    this.pendingDrives.length = 0;
-    const { cache } = this;
-    for (let i = 0; i < this.pendingCount; i++) {
-      const s = this.pending[i]!;
-      if (failed === DriveStatus.OK) cache.clearUnflushed(s);
+      if (status === DriveStatus.OK) this.stats[Stat.DRIVE_FLUSHES]!++;
       else {
-        cache.redirtyUnflushed(s);
-        this.driveError(cache.volumeOf(s), driveStatus(failed), true);
+        failedFlushes.push(drive);
+        this.stats[Stat.DRIVE_ERRORS]!++;
       }
     }
+    this.pendingDrives.length = 0;
+    let released = 0;
+    for (let i = 0; i < this.pendingCount; i++) {
+      const s = this.pending[i]!;
+      const volume = cache.volumeOf(s);
+      const drive = this.driveOf(volume);
+      if (!drive || !failedFlushes.includes(drive)) {
+        cache.clearUnflushed(s);
+        released++;
+        continue;
+      }
+      this.lost[this.lostCount++] = s;
+      this.failVolume(volume, 'flush failed');
+    }
     this.pendingCount = 0;
-    if (failed === DriveStatus.OK) this.stats[Stat.DRIVE_FLUSHES]!++;
+    if (this.lostCount > 0) this.redirtyLost();
+    return released;
+  }
+
+  /**
+   * Slots whose drive failed to flush: every valid sector dirty again, under the slot lock (a
+   * channel adapter may be writing the slot); a slot whose lock is busy stays UNFLUSHED — not
+   * evictable — and is retried on the next pass.
+   */
+  private redirtyLost(): void {
+    const { cache } = this;
+    let kept = 0;
+    for (let i = 0; i < this.lostCount; i++) {
+      const s = this.lost[i]!;
+      if (cache.tryLockSlot(s)) {
+        cache.redirtyUnflushed(s);
+        cache.unlockSlot(s);
+      } else this.lost[kept++] = s;
+    }
+    this.lostCount = kept;
   }
 
   /**
@@ -301,14 +336,19 @@ export class DiskAdapter implements Processor {
   private driveError(volume: number, status: number, isWrite: boolean): void {
     this.stats[Stat.DRIVE_ERRORS]!++;
     if (status === MsgStatus.MEDIUM_ERROR && !isWrite) return;
-    if (status !== MsgStatus.DRIVE_FAILED && status !== MsgStatus.MEDIUM_ERROR) return;
+    if (status === MsgStatus.DRIVE_FAILED) this.failVolume(volume, 'drive failed');
+    else if (status === MsgStatus.MEDIUM_ERROR) this.failVolume(volume, 'write error');
+  }
+
+  /** Makes `volume` abnormal (異常) unless it is already, or unused. */
+  private failVolume(volume: number, why: string): void {
     const mem = this.mem;
     const lock = mem.lockMap.maintenance;
     mem.locks.lock(lock);
     const before = mem.volumes.state(volume);
     if (before !== VolumeState.ABNORMAL && before !== VolumeState.UNUSED) {
       mem.volumes.setState(volume, VolumeState.ABNORMAL);
-      this.platform.trace(`volume ${volume}: ${VOLUME_STATE_NAME[before]} -> abnormal (${status === MsgStatus.DRIVE_FAILED ? 'drive failed' : 'write error'} on drive ${mem.volumes.driveNumber(volume)})`);
+      this.platform.trace(`volume ${volume}: ${VOLUME_STATE_NAME[before]} -> abnormal (${why} on drive ${mem.volumes.driveNumber(volume)})`);
     }
     mem.locks.unlock(lock);
   }

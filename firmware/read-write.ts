@@ -21,8 +21,8 @@ export type StatusCode = (typeof MsgStatus)[keyof typeof MsgStatus];
 export interface Transferred {
   /** Blocks moved by the last call. */
   blocks: number;
-  /** Drive number of a failed drive (DRIVE_FAILED), -1 otherwise. */
-  failedDrive: number;
+  /** The drive the last call transferred with; null for a volume without storage. */
+  drive: Drive | null;
 }
 
 /** A drive's status code as the message status the adapters report. */
@@ -37,12 +37,13 @@ export function driveStatus(status: number): StatusCode {
  */
 export function stageSlot(mem: ControlMemory, cache: Cache, drives: ReadonlyMap<number, Drive>, s: number, out: Transferred): StatusCode {
   out.blocks = 0;
-  out.failedDrive = -1;
+  out.drive = null;
   const volume = cache.volumeOf(s);
   const driveNumber = mem.volumes.driveNumber(volume);
   if (driveNumber === NO_DRIVE) return MsgStatus.NO_STORAGE;
   const drive = drives.get(driveNumber);
   if (!drive) return MsgStatus.DRIVE_FAILED;
+  out.drive = drive;
   const sectors = cache.sectorsPerSlot;
   const firstBlock = cache.slotNumberOf(s) * sectors;
   const limit = Math.min(sectors, mem.volumes.capacityBlocks(volume) - firstBlock);
@@ -57,10 +58,7 @@ export function stageSlot(mem: ControlMemory, cache: Cache, drives: ReadonlyMap<
     let run = 1;
     while (sector + run < limit && !cache.isSectorValid(s, sector + run)) run++;
     const status = drive.read(base + sector, run, mem.cacheBytes, dataOffset + sector * BLOCK_BYTES);
-    if (status !== DriveStatus.OK) {
-      if (status === DriveStatus.DRIVE_FAILED) out.failedDrive = driveNumber;
-      return driveStatus(status);
-    }
+    if (status !== DriveStatus.OK) return driveStatus(status);
     cache.markValid(s, sector, run);
     out.blocks += run;
     sector += run;
@@ -70,22 +68,19 @@ export function stageSlot(mem: ControlMemory, cache: Cache, drives: ReadonlyMap<
 
 /**
  * Destage: writes every dirty sector of slot s to its drive and leaves the slot dirty. The disk
- * adapter then marks it clean but UNFLUSHED until the drive has flushed (docs/decisions.md,
- * "Power and processor resets"). A volume without storage keeps nothing and is cleaned here.
- * Caller holds the slot lock.
+ * adapter then marks it clean, and UNFLUSHED until `out.drive` has flushed (docs/decisions.md,
+ * "Power and processor resets"). A volume without storage (seed 000 embodiment 3) keeps
+ * nothing: OK with `out.drive` null, nothing written. Caller holds the slot lock.
  */
 export function writeDirtySectors(mem: ControlMemory, cache: Cache, drives: ReadonlyMap<number, Drive>, s: number, out: Transferred): StatusCode {
   out.blocks = 0;
-  out.failedDrive = -1;
+  out.drive = null;
   const volume = cache.volumeOf(s);
   const driveNumber = mem.volumes.driveNumber(volume);
-  if (driveNumber === NO_DRIVE) {
-    // A volume without storage (seed 000 embodiment 3) keeps nothing: its data is never destaged.
-    cache.clearDirty(s);
-    return MsgStatus.OK;
-  }
+  if (driveNumber === NO_DRIVE) return MsgStatus.OK;
   const drive = drives.get(driveNumber);
   if (!drive) return MsgStatus.DRIVE_FAILED;
+  out.drive = drive;
   const sectors = cache.sectorsPerSlot;
   const firstBlock = cache.slotNumberOf(s) * sectors;
   const base = mem.volumes.driveStartBlock(volume) + firstBlock;
@@ -99,11 +94,8 @@ export function writeDirtySectors(mem: ControlMemory, cache: Cache, drives: Read
     let run = 1;
     while (sector + run < sectors && cache.isSectorDirty(s, sector + run)) run++;
     const status = drive.write(base + sector, run, mem.cacheBytes, dataOffset + sector * BLOCK_BYTES);
-    if (status !== DriveStatus.OK) {
-      // The data stays dirty in cache: an acknowledged write is never dropped.
-      if (status === DriveStatus.DRIVE_FAILED) out.failedDrive = driveNumber;
-      return driveStatus(status);
-    }
+    // On an error the data stays dirty in cache: an acknowledged write is never dropped.
+    if (status !== DriveStatus.OK) return driveStatus(status);
     out.blocks += run;
     sector += run;
   }

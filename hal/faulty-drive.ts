@@ -17,6 +17,7 @@ const NEXT_WRITE_FAILURES = 8;
 const READS = 9;
 const WRITES = 10;
 const INJECTED_FAILURES = 11;
+const NEXT_FLUSH_FAILURES = 12;
 const CONTROL_SLOTS = 16;
 
 const MAX_INT32 = 0x7fff_ffff;
@@ -64,16 +65,29 @@ export class FaultControl {
    * Replaces any count still pending. Writes refused by failDrive() do not use one up.
    */
   failNextWrites(writeCount: number): void {
-    if (!Number.isSafeInteger(writeCount) || writeCount < 0 || writeCount > MAX_INT32) {
-      throw new Error(`FaultControl: write count ${writeCount} is not a non-negative int32`);
+    this.setCount(NEXT_WRITE_FAILURES, writeCount, 'write');
+  }
+
+  /**
+   * The next flushCount flushes fail with MEDIUM_ERROR: the drive may not have made the writes
+   * since its last flush durable. Replaces any count still pending.
+   */
+  failNextFlushes(flushCount: number): void {
+    this.setCount(NEXT_FLUSH_FAILURES, flushCount, 'flush');
+  }
+
+  private setCount(slot: number, count: number, what: string): void {
+    if (!Number.isSafeInteger(count) || count < 0 || count > MAX_INT32) {
+      throw new Error(`FaultControl: ${what} count ${count} is not a non-negative int32`);
     }
-    Atomics.store(this.slots, NEXT_WRITE_FAILURES, writeCount);
+    Atomics.store(this.slots, slot, count);
   }
 
   /** Clears every fault. Counters keep counting; see resetCounters(). */
   heal(): void {
     Atomics.store(this.slots, DRIVE_FAILED, 0);
     Atomics.store(this.slots, NEXT_WRITE_FAILURES, 0);
+    Atomics.store(this.slots, NEXT_FLUSH_FAILURES, 0);
     this.lockRanges();
     Atomics.store(this.slots, READ_RANGE, 0);
     Atomics.store(this.slots, WRITE_RANGE, 0);
@@ -118,13 +132,14 @@ export class FaultControl {
   takeWrite(lba: number, blocks: number): DriveStatusCode {
     Atomics.add(this.slots, WRITES, 1);
     if (this.driveFailed()) return this.verdict(DriveStatus.DRIVE_FAILED);
-    if (this.takeNextWriteFailure()) return this.verdict(DriveStatus.MEDIUM_ERROR);
+    if (this.takeCount(NEXT_WRITE_FAILURES)) return this.verdict(DriveStatus.MEDIUM_ERROR);
     return this.verdict(this.rangeStatus(WRITE_RANGE, lba, blocks));
   }
 
   /** @internal */
   takeFlush(): DriveStatusCode {
-    return this.verdict(this.driveFailed() ? DriveStatus.DRIVE_FAILED : DriveStatus.OK);
+    if (this.driveFailed()) return this.verdict(DriveStatus.DRIVE_FAILED);
+    return this.verdict(this.takeCount(NEXT_FLUSH_FAILURES) ? DriveStatus.MEDIUM_ERROR : DriveStatus.OK);
   }
 
   private verdict(status: DriveStatusCode): DriveStatusCode {
@@ -133,11 +148,12 @@ export class FaultControl {
   }
 
   /** Decrements the pending count only if it is positive, so racing writers never overdraw it. */
-  private takeNextWriteFailure(): boolean {
+  /** Uses up one of a pending count of failures; false when none is left. */
+  private takeCount(slot: number): boolean {
     for (;;) {
-      const pending = Atomics.load(this.slots, NEXT_WRITE_FAILURES);
+      const pending = Atomics.load(this.slots, slot);
       if (pending <= 0) return false;
-      if (Atomics.compareExchange(this.slots, NEXT_WRITE_FAILURES, pending, pending - 1) === pending) {
+      if (Atomics.compareExchange(this.slots, slot, pending, pending - 1) === pending) {
         return true;
       }
     }

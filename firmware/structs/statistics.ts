@@ -35,7 +35,7 @@ export const Stat = {
   READS_AHEAD: 24,
   /** Journal read commands that asked again from a named update number (a response was lost). */
   READS_BY_NUMBER: 25,
-  /** Drive flushes a disk adapter made so that the slots it destaged could be let go. */
+  /** Drive flushes (one per drive written) a disk adapter made so that the slots it destaged could be let go. */
   DRIVE_FLUSHES: 26,
 } as const;
 export type StatIndex = (typeof Stat)[keyof typeof Stat];

@@ -98,5 +98,15 @@ export const TaskWord = {
   KIND: 11, PHASE: 12, GROUP: 13, PAIR: 14, AUX_CURSOR: 15, COUNT: 24, AUX0: 25, AUX1: 26, AUX2: 27,
 } as const;
 /** Float64 indexes inside a task record (float64 index = word index / 2). */
+/**
+ * The cache slot task `t` (its index in the task table) waits for a stage of, or -1. A stage wait
+ * is the only pin a task holds from one loop iteration to the next, so after a reset or a power
+ * loss these are the pins and the stage requests to restore.
+ */
+export function stageWaitSlot(tasks: Int32Array, t: number): number {
+  const w = t * TASK_WORDS;
+  return tasks[w + TaskWord.STATE] === TaskState.WAITING && tasks[w + TaskWord.WAIT] === TaskWait.STAGE ? tasks[w + TaskWord.CACHE_SLOT]! : -1;
+}
+
 export const TaskF64 = { WAKE_MS: 8, UPDATE_NUMBER: 9, UI_POSITION: 10, WD_POSITION: 11, RECEIVED_MS: 14, AUX_F64: 15 } as const;
 export const TASK_F64S = TASK_RECORD.size >> 3;

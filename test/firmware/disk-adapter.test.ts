@@ -315,6 +315,54 @@ describe('disk adapter: destage', () => {
     expect(h.driveBytes.get(0)!.every((x) => x === 0)).toBe(true);
   });
 
+  it('a failed flush makes dirty again and fails only the volumes of the drive that failed it; the other drive\'s slots are let go', () => {
+    const h = freshSystem();
+    h.mem.volumes.setState(3, VolumeState.NORMAL); // volume 3 lives on drive 1
+    const a = pattern(2 * BLOCK, 21);
+    const b = pattern(BLOCK, 22);
+    caWrite(h, 0, 1, 0, a); // slot 0: volume 1 (drive 0), sectors 0,1
+    caWrite(h, 0, 3, 8, b); // slot 1: volume 3 (drive 1), sector 0
+    h.faults.get(0)!.failNextFlushes(1);
+    expect(h.da[0]!.step()).toBe(2);
+    expect(h.trace).toEqual(['volume 1: normal -> abnormal (flush failed on drive 0)']);
+    expect([h.mem.volumes.state(1), h.mem.volumes.state(2), h.mem.volumes.state(3)]).toEqual([VolumeState.ABNORMAL, VolumeState.NORMAL, VolumeState.NORMAL]);
+    // Drive 0 may have lost the write: the slot is dirty again, every valid sector of it.
+    expect([h.cache.isDirty(0), h.cache.isUnflushed(0), hdr(h, 0, W.DIRTY)]).toEqual([true, false, 0b11]);
+    // Drive 1 flushed: its slot is clean and evictable.
+    expect([h.cache.isDirty(1), h.cache.isUnflushed(1), h.cache.isHeld(1)]).toEqual([false, false, false]);
+    expect(h.cache.dirtySlots()).toBe(1);
+    expect([stat(h, DA, Stat.DESTAGES), stat(h, DA, Stat.DRIVE_FLUSHES), stat(h, DA, Stat.DRIVE_ERRORS)]).toEqual([2, 1, 1]);
+    // The abnormal volume's data stays in cache; nothing is written again.
+    const writes = h.faults.get(0)!.writes;
+    expect(h.da[0]!.step()).toBe(0);
+    expect(h.faults.get(0)!.writes).toBe(writes);
+    expect(same(h.mem.cacheBytes.subarray(0, 2 * BLOCK), a)).toBe(true);
+    expect(resultOf(h.read(0, 3, 8, BLOCK))).toEqual(GOOD);
+    expect(resultOf(h.read(0, 1, 0, BLOCK))).toEqual([ScsiStatus.CHECK_CONDITION, SenseKey.HARDWARE_ERROR, Reason.VOLUME_ABNORMAL]);
+  });
+
+  it('a slot whose flush failed while a channel adapter held its lock stays UNFLUSHED until the lock is free, then becomes dirty', () => {
+    const h = freshSystem({ destageBatchSlots: 2 }); // a quarter of the 16-slot share: flush at 4 pending
+    caWrite(h, 0, 1, 0, pattern(32 * BLOCK, 23)); // slots 0..3 of volume 1
+    caWrite(h, 0, 1, 32, pattern(8 * BLOCK, 24)); // slot 4
+    expect(h.da[0]!.step()).toBe(2); // slots 0, 1 written, not flushed yet
+    expect([h.cache.isUnflushed(0), h.cache.isUnflushed(1), stat(h, DA, Stat.DRIVE_FLUSHES)]).toEqual([true, true, 0]);
+    expect(h.cache.tryLockSlot(0)).toBe(true); // as a channel adapter in the middle of a write
+    h.faults.get(0)!.failNextFlushes(1);
+    expect(h.da[0]!.step()).toBe(2); // slots 2, 3: four pending, the flush fails
+    expect(h.mem.volumes.state(1)).toBe(VolumeState.ABNORMAL);
+    expect([h.cache.isDirty(0), h.cache.isUnflushed(0), h.cache.isHeld(0)]).toEqual([false, true, true]);
+    for (const s of [1, 2, 3]) expect([h.cache.isDirty(s), h.cache.isUnflushed(s)]).toEqual([true, false]);
+    expect(h.da[0]!.idleWaitMs()).toBe(1);
+    h.da[0]!.step();
+    expect(h.cache.isUnflushed(0)).toBe(true); // still locked
+    h.cache.unlockSlot(0);
+    h.da[0]!.step();
+    expect([h.cache.isDirty(0), h.cache.isUnflushed(0), hdr(h, 0, W.DIRTY)]).toEqual([true, false, 0xff]);
+    expect(h.cache.dirtySlots()).toBe(5);
+    expect(h.da[0]!.idleWaitMs()).toBe(20);
+  });
+
   it('destages at most destageBatchSlots (4) slots per step', () => {
     const h = freshSystem();
     caWrite(h, 0, 1, 0, pattern(16 * 1024, 14));

@@ -429,12 +429,26 @@ describe('FaultyDrive', () => {
     expect([control.reads, control.writes, control.injectedFailures]).toEqual([1, 4, 2]);
   });
 
+  it('failNextFlushes: exactly the next n flushes fail with MEDIUM_ERROR; writes and reads are unaffected', () => {
+    const { innerBytes, drive, control } = setup();
+    control.failNextFlushes(2);
+    const data = pattern(61, BLOCK);
+    expect(drive.write(3, 1, data, 0)).toBe(DriveStatus.OK);
+    expect(innerBytes.subarray(3 * BLOCK, 4 * BLOCK)).toEqual(data);
+    expect(drive.flush()).toBe(DriveStatus.MEDIUM_ERROR);
+    expect(drive.flush()).toBe(DriveStatus.MEDIUM_ERROR);
+    expect(drive.flush()).toBe(DriveStatus.OK);
+    expect([control.reads, control.writes, control.injectedFailures]).toEqual([0, 1, 2]);
+    expect(() => control.failNextFlushes(-1)).toThrow('flush count -1 is not a non-negative int32');
+  });
+
   it('heal clears every fault; resetCounters zeroes the counters', () => {
     const { innerBytes, drive, control } = setup();
     control.failDrive();
     control.failReads(0, 31);
     control.failWrites(0, 31);
     control.failNextWrites(5);
+    control.failNextFlushes(5);
     expect(drive.read(0, 1, new Uint8Array(BLOCK), 0)).toBe(DriveStatus.DRIVE_FAILED);
     control.heal();
     const data = pattern(60, BLOCK);

@@ -20,7 +20,7 @@ import { BLOCK_BYTES } from '../../firmware/config.ts';
 import { Reason, ScsiStatus } from '../../hal/host-port.ts';
 import { MemoryDrive } from '../../hal/memory-drive.ts';
 import { scanJournal } from '../../firmware/journal-scan.ts';
-import { TASK_WORDS, TaskState, TaskWait, TaskWord as T } from '../../firmware/structs/task.ts';
+import { TASK_WORDS, TaskState, TaskWord as T, stageWaitSlot } from '../../firmware/structs/task.ts';
 import { Prng } from '../../hal/runtime/prng.ts';
 import type { StorageSystem } from '../system.ts';
 import { Topology } from '../topology.ts';
@@ -610,10 +610,7 @@ function busyProcessor(system: StorageSystem, processor: number): boolean {
   const perProcessor = mem.geometry.tasksPerProcessor;
   const cas = mem.config.channelAdapters;
   if (processor >= cas) {
-    for (let t = 0; t < cas * perProcessor; t++) {
-      const w = t * TASK_WORDS;
-      if (mem.tasks[w + T.STATE] === TaskState.WAITING && mem.tasks[w + T.WAIT] === TaskWait.STAGE) return true;
-    }
+    for (let t = 0; t < cas * perProcessor; t++) if (stageWaitSlot(mem.tasks, t) >= 0) return true;
     return false;
   }
   for (let p = processor < 0 ? 0 : processor; p < (processor < 0 ? cas : processor + 1); p++) {
