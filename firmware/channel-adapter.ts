@@ -22,7 +22,7 @@ import { ConfigForward } from './config-forward.ts';
 import { JournalCreation } from './journal-create.ts';
 import { JournalRead } from './journal-read.ts';
 import { JournalReadReception } from './journal-read-reception.ts';
-import { RunState, SystemWord } from './layout.ts';
+import { RunState, SystemWord, markFinished } from './layout.ts';
 import { Frame } from './link-protocol.ts';
 import { Msg } from './messages.ts';
 import type { LinkPort, Platform, Processor } from './platform.ts';
@@ -139,7 +139,7 @@ export class ChannelAdapter implements Processor {
     // A mirror operation holding writes (seed 004) is finished first: writes held on other adapters wait for it.
     if (!this.done && this.activeTasks === 0 && Atomics.load(mem.system, SystemWord.RUN_STATE) >= RunState.STOPPING && !this.receive.mirror.holdsWrites()) {
       this.done = true;
-      Atomics.add(mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 1);
+      if (markFinished(mem.system, this.processorId)) Atomics.add(mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 1);
       for (let p = mem.config.channelAdapters; p < mem.geometry.processors; p++) mem.doorbells.ring(p);
     }
     return work;

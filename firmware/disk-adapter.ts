@@ -14,7 +14,7 @@
 import { DriveStatus, type Drive } from '../hal/drive.ts';
 import { assert } from './assert.ts';
 import { Cache } from './cache.ts';
-import { RunState, SystemWord, type ControlMemory } from './layout.ts';
+import { RunState, SystemWord, markFinished, type ControlMemory } from './layout.ts';
 import { MAILBOX_ENTRY_WORDS } from '../hal/mailbox.ts';
 import { Msg, MsgStatus, diskAdapterFor } from './messages.ts';
 import { stageWaitSlot } from './structs/task.ts';
@@ -356,7 +356,8 @@ export class DiskAdapter implements Processor {
   private powerOff(): void {
     let undestaged = 0;
     for (let s = this.index; s < this.cache.slotCount; s += this.mem.config.diskAdapters) if (this.cache.isDirty(s)) undestaged++;
-    if (undestaged > 0) {
+    // Counted once: a successor of an adapter reset after it finished finishes again.
+    if (markFinished(this.mem.system, this.processorId) && undestaged > 0) {
       Atomics.add(this.mem.system, SystemWord.UNDESTAGED_SLOTS, undestaged);
       this.platform.trace(`disk adapter ${this.index}: ${undestaged} dirty slots of abnormal volumes stay in cache at power-off`);
     }

@@ -63,12 +63,31 @@ export const TASK_SCRATCH_BYTES = 512;
 //   20    4 undestaged_slots            dirty slots left in cache at power-off (abnormal volumes)
 //   24    8 reserved
 //   32    8 boot_ms                     float64: boot time
-//   40   24 reserved
+//   40   16 finished_mask               bit p: processor p is done with power-off (128 processors)
+//   56    8 reserved
 export const SYSTEM_RECORD_BYTES = 64;
 export const SYSTEM_BOOT_MS_OFFSET = 32;
 /** System record words (int32). */
-export const SystemWord = { RUN_STATE: 0, STARTED: 1, FINISHED: 2, FAILED_PROCESSOR: 3, CHANNEL_ADAPTERS_FINISHED: 4, UNDESTAGED_SLOTS: 5 } as const;
+export const SystemWord = { RUN_STATE: 0, STARTED: 1, FINISHED: 2, FAILED_PROCESSOR: 3, CHANNEL_ADAPTERS_FINISHED: 4, UNDESTAGED_SLOTS: 5, FINISHED_MASK: 10 } as const;
+const FINISHED_MASK_WORDS = 4;
 export const RunState = { BOOTING: 0, RUNNING: 1, STOPPING: 2, STOPPED: 3 } as const;
+
+/**
+ * Marks processor `id` done with power-off. False if it already was: a processor reset after it
+ * finished, whose successor finishes again, must not be counted twice (power-off counts
+ * channel adapters finished and undestaged slots).
+ */
+export function markFinished(system: Int32Array, id: number): boolean {
+  const bit = 1 << (id & 31);
+  return (Atomics.or(system, SystemWord.FINISHED_MASK + (id >> 5), bit) & bit) === 0;
+}
+
+/** Power-on after an orderly power-off: running again, no processor finished. */
+export function powerOnAgain(system: Int32Array): void {
+  for (let w = 0; w < FINISHED_MASK_WORDS; w++) Atomics.store(system, SystemWord.FINISHED_MASK + w, 0);
+  Atomics.store(system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 0);
+  Atomics.store(system, SystemWord.RUN_STATE, RunState.RUNNING);
+}
 
 export interface Geometry {
   processors: number;

@@ -10,7 +10,7 @@ import { Cache } from './cache.ts';
 import { MirrorCommands } from './mirror-commands.ts';
 import { BLOCK_BYTES } from './config.ts';
 import type { ControlMemory } from './layout.ts';
-import { RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SystemWord } from './layout.ts';
+import { RegionId, RunState, SYSTEM_BOOT_MS_OFFSET, SystemWord, markFinished } from './layout.ts';
 import { CACHE_SLOT_HEADER, CacheControlWord } from './structs/cache-slot.ts';
 import { GROUP_STATE_NAME } from './structs/group-info.ts';
 import { PAIR_STATE_NAME } from './structs/pair-info.ts';
@@ -232,7 +232,7 @@ export class MaintenancePort {
    */
   recordProcessorFailure(processorId: number): void {
     Atomics.compareExchange(this.mem.system, SystemWord.FAILED_PROCESSOR, 0, processorId + 1);
-    if (processorId < this.mem.config.channelAdapters) {
+    if (processorId < this.mem.config.channelAdapters && markFinished(this.mem.system, processorId)) {
       Atomics.add(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 1);
       for (let p = this.mem.config.channelAdapters; p < this.mem.geometry.processors; p++) this.mem.doorbells.ring(p);
     }

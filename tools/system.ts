@@ -20,7 +20,7 @@ import { LinkEndpoint } from '../hal/link.ts';
 import { CopyCommands } from '../firmware/copy-commands.ts';
 import { allocateSystem, attachHostPorts, attachProcessor, formatSystem, recoverAfterPowerLoss, requestPowerOff, type SystemShared } from '../firmware/boot.ts';
 import { validateConfig, type SystemConfig } from '../firmware/config.ts';
-import { ControlMemory, RunState, SystemWord } from '../firmware/layout.ts';
+import { ControlMemory, SystemWord, powerOnAgain } from '../firmware/layout.ts';
 import { MaintenancePort } from '../firmware/maintenance.ts';
 import { loadMirrorState, saveMirrorState, type MirrorLoad } from '../firmware/mirror-nv.ts';
 import type { Processor } from '../firmware/platform.ts';
@@ -80,6 +80,8 @@ export class StorageSystem {
   private readonly down = new Set<number>();
   /** The deterministic runtime's participant of each processor (it catches a power failure). */
   private readonly participants: Steppable[] = [];
+  /** The power is off (power loss or power cycle) until its power-on. */
+  private off = false;
   /** An armed power failure (armPowerFailure) that has not struck yet. */
   private powerFailure: { drive: number; downMs: number; onDrives: () => void } | null = null;
 
@@ -286,11 +288,12 @@ export class StorageSystem {
     for (let p = 0; p < this.processors.length; p++) if (!this.down.has(p)) this.stop(p);
     this.powerFailure = null;
     onDrives();
+    this.off = true;
     this.traceSink(`power lost (back in ${downMs} ms)`);
     this.deterministic!.once(downMs, () => {
       const r = recoverAfterPowerLoss(this.mem);
       this.traceSink(`power restored: ${r.locksFreed} locks held at the loss freed, ${r.pinsCorrected} slot pin counts corrected, ${r.slotsRedirtied} unflushed slots to destage again`);
-      for (const p of [...this.down].sort((a, b) => a - b)) this.startProcessor(p, 'at power-on');
+      this.powerOn();
     });
   }
 
@@ -307,11 +310,11 @@ export class StorageSystem {
     runtime.runUntil(() => this.processors.every((p, i) => this.down.has(i) || p.finished()), 50_000_000, `power-off of ${this.config.name}`);
     for (let p = 0; p < this.processors.length; p++) if (!this.down.has(p)) this.stop(p);
     this.traceSink(`powered off (on again in ${downMs} ms)`);
+    this.off = true;
     this.deterministic!.once(downMs, () => {
-      Atomics.store(this.mem.system, SystemWord.CHANNEL_ADAPTERS_FINISHED, 0);
-      Atomics.store(this.mem.system, SystemWord.RUN_STATE, RunState.RUNNING);
+      powerOnAgain(this.mem.system);
       this.traceSink('powered on');
-      for (const p of [...this.down].sort((a, b) => a - b)) this.startProcessor(p, 'at power-on');
+      this.powerOn();
     });
   }
 
@@ -323,6 +326,7 @@ export class StorageSystem {
    */
   armPowerFailure(drive: number, operations: number, downMs: number, onDrives: () => void = () => {}): void {
     this.deterministicOnly('a power loss');
+    this.disarmPowerFailure(); // one at a time: an earlier countdown left armed would strike later
     this.powerFailure = { drive, downMs, onDrives };
     this.persistence(drive).armPowerFailure(operations);
   }
@@ -374,10 +378,17 @@ export class StorageSystem {
     return this.deterministic;
   }
 
+  /** The power is back: every processor that is down starts, in order. */
+  private powerOn(): void {
+    this.off = false;
+    for (const p of [...this.down].sort((a, b) => a - b)) this.startProcessor(p, 'at power-on');
+  }
+
   /** Attaches a new processor `processorId` to this system's memory, drives and links. */
   private startProcessor(processorId: number, why: string): void {
-    // A processor reset whose time is up after a power-on already started it again: it is up.
-    if (!this.down.has(processorId)) return;
+    // A processor reset whose time is up while the power is off starts at power-on; one whose
+    // time is up after a power-on already started it again is up.
+    if (this.off || !this.down.has(processorId)) return;
     const runtime = this.deterministic!;
     const drives = new Map<number, Drive>();
     for (const d of this.driveDescriptors) {

@@ -5,7 +5,8 @@
 // and pins a processor stopped with (recoverAfterPowerLoss). Processors are stepped by hand.
 
 import { describe, expect, it } from 'vitest';
-import { attachProcessor, recoverAfterPowerLoss } from '../../firmware/boot.ts';
+import { attachProcessor, recoverAfterPowerLoss, requestPowerOff } from '../../firmware/boot.ts';
+import { SystemWord } from '../../firmware/layout.ts';
 import type { ChannelAdapter } from '../../firmware/channel-adapter.ts';
 import type { DiskAdapter } from '../../firmware/disk-adapter.ts';
 import { Msg } from '../../firmware/messages.ts';
@@ -178,5 +179,46 @@ describe('destage: a slot is clean only once its drive has flushed', () => {
     expect(h.cache.pinCount(s)).toBe(1);
     const r = finishOn(h, [h.da[0]!, h.ca[0]!], 0, slot);
     expect(r.status).toBe(ScsiStatus.GOOD);
+  });
+});
+
+describe('a reset during power-off', () => {
+  /** A write completed on channel adapter `ca` alone: dirty in cache. */
+  const caWriteOn = (h: Harness, ca: number, volume: number, lba: number, data: Uint8Array): void => {
+    expect(finishOn(h, [h.ca[ca]!], ca, h.submit(ca, HostOp.WRITE, volume, lba, data.byteLength, data)).status).toBe(ScsiStatus.GOOD);
+  };
+
+  it('a channel adapter reset after it finished is counted once: the disk adapter still waits for the other one', () => {
+    const h = freshSystem();
+    caWriteOn(h, 0, 1, 0, pattern(BLOCK, 51));
+    requestPowerOff(h.mem);
+    h.ca[0]!.step();
+    expect(h.ca[0]!.finished()).toBe(true);
+    expect(h.mem.system[SystemWord.CHANNEL_ADAPTERS_FINISHED]).toBe(1);
+    const successor = restart(h, 0);
+    successor.step();
+    expect(successor.finished()).toBe(true);
+    expect(h.mem.system[SystemWord.CHANNEL_ADAPTERS_FINISHED]).toBe(1);
+    // Channel adapter 1 has not finished: the disk adapter destages but does not power off.
+    for (let i = 0; i < 3; i++) h.da[0]!.step();
+    expect([h.cache.dirtySlots(), h.da[0]!.finished()]).toEqual([0, false]);
+    h.ca[1]!.step();
+    expect(h.mem.system[SystemWord.CHANNEL_ADAPTERS_FINISHED]).toBe(2);
+    h.da[0]!.step();
+    expect(h.da[0]!.finished()).toBe(true);
+  });
+
+  it('a disk adapter reset after it finished counts the undestaged slots of abnormal volumes once', () => {
+    const h = freshSystem();
+    caWriteOn(h, 0, 2, 0, pattern(BLOCK, 52));
+    h.faults.get(0)!.failDrive();
+    h.da[0]!.step(); // volume 2 abnormal: its slot stays dirty
+    requestPowerOff(h.mem);
+    for (const ca of h.ca) ca.step();
+    h.da[0]!.step();
+    expect([h.da[0]!.finished(), h.mem.system[SystemWord.UNDESTAGED_SLOTS]]).toEqual([true, 1]);
+    const successor = restart(h, DA);
+    successor.step();
+    expect([successor.finished(), h.mem.system[SystemWord.UNDESTAGED_SLOTS]]).toEqual([true, 1]);
   });
 });
