@@ -1,5 +1,5 @@
 // Cache memory 130: the directory from (volume, slot number) to cache slot, LRU replacement of
-// clean slots, and the sector bitmaps that say which bytes of a slot are valid or dirty.
+// slots that are clean and durable (not dirty, not UNFLUSHED), and the sector bitmaps that say which bytes of a slot are valid or dirty.
 //
 // Locking, in the only order locks are ever taken: bucket lock -> cache list lock.
 //   - A bucket lock guards its chain and the identity of every slot on it. Pinning happens
@@ -18,7 +18,7 @@ import {
   CacheControlWord as C, SLOT_BITMAP_WORDS, SLOT_FLAG_FREE, SLOT_FLAG_IN_DIRECTORY, SLOT_FLAG_UNFLUSHED, SLOT_HEADER_WORDS, SlotWord as W,
 } from './structs/cache-slot.ts';
 
-/** How far from the LRU tail an evictor looks for a clean, unpinned slot before it calls the cache full. */
+/** How far from the LRU tail an evictor looks for an unpinned slot it does not hold (isHeld) before it calls the cache full. */
 export const EVICT_SCAN_MAX = 64;
 const EVICT_ATTEMPTS_MAX = 4;
 
@@ -161,8 +161,8 @@ export class Cache {
   unlockSlot(s: number): void { this.locks.unlock(this.slotLockBase + s); }
 
   /**
-   * Drops a clean, unpinned slot from the directory (for example when its volume is redefined).
-   * Returns false if the slot is dirty or in use.
+   * Drops an unpinned slot that is neither dirty nor UNFLUSHED from the directory (for example
+   * when its volume is redefined). Returns false if the slot is held (isHeld) or in use.
    */
   discard(s: number): boolean {
     const b = s * SLOT_HEADER_WORDS;

@@ -43,7 +43,7 @@
 import { crc32c } from '../hal/crc32c.ts';
 import { DriveStatus, type Drive } from '../hal/drive.ts';
 import { BLOCK_BYTES } from './config.ts';
-import { UI_SLOT_BYTES, advanceUi, advanceWd, type RingGeometry } from './journal-ring.ts';
+import { UI_SLOT_BYTES, advanceUi, advanceWd, uiAreaBytes, usedBytes, wdAreaBytes, wdPieces, type RingGeometry } from './journal-ring.ts';
 import { UPDATE_INFO_BYTES } from './structs/update-info.ts';
 import { decodeUpdateInfo, emptyUpdateInfo, isInitialCopy, validateUpdateInfo } from './structs/update-info-codec.ts';
 
@@ -132,7 +132,7 @@ export function scanJournal(target: JournalScanTarget): JournalScanReport {
   const problems = geometryProblems(target);
   const slotBytes = target.geometry.uiSlot ?? UI_SLOT_BYTES;
   if (problems.length > 0) return emptyReport('bad-geometry', 0, target.from ?? null, problems);
-  const slots = (target.geometry.wdHead - target.geometry.uiHead) / slotBytes;
+  const slots = uiAreaBytes(target.geometry) / slotBytes;
   try {
     return new Scanner(target, slotBytes, slots).scan();
   } catch (e) {
@@ -165,8 +165,8 @@ function geometryProblems(t: JournalScanTarget): string[] {
   else if (!(g.uiHead < g.wdHead && g.wdHead < g.capacity)) p.push(`ring positions must satisfy ui head ${g.uiHead} < wd head ${g.wdHead} < capacity ${g.capacity}`);
   else if (isCount(t.volumeBlocks, 1) && g.capacity > t.volumeBlocks * BLOCK_BYTES) p.push(`ring capacity ${g.capacity} is beyond the volume's ${t.volumeBlocks * BLOCK_BYTES} bytes`);
   else if (isCount(slotBytes, BLOCK_BYTES)) {
-    const slots = (g.wdHead - g.uiHead) / slotBytes;
-    if (!Number.isInteger(slots) || slots < 2) p.push(`update-information area of ${g.wdHead - g.uiHead} bytes is not 2 or more slots of ${slotBytes} bytes`);
+    const slots = uiAreaBytes(g) / slotBytes;
+    if (!Number.isInteger(slots) || slots < 2) p.push(`update-information area of ${uiAreaBytes(g)} bytes is not 2 or more slots of ${slotBytes} bytes`);
     else if (slots > JOURNAL_SCAN_SLOTS_MAX) p.push(`update-information area of ${slots} slots is more than a scan reads (${JOURNAL_SCAN_SLOTS_MAX})`);
   }
   if (!isCount(t.dataBlocksMax, 1) || t.dataBlocksMax * BLOCK_BYTES > JOURNAL_SCAN_DATA_BYTES_MAX) p.push(`largest record ${t.dataBlocksMax} blocks: 1..${JOURNAL_SCAN_DATA_BYTES_MAX / BLOCK_BYTES}`);
@@ -224,6 +224,7 @@ class Scanner {
   private readonly ui = emptyUpdateInfo();
   private readonly g: RingGeometry;
   private readonly wdArea: number;
+  private readonly pieces = { firstBytes: 0, secondPosition: 0 };
   private readonly chunk: Uint8Array;
   private readonly chunkView: DataView;
   private readonly chunkUnreadable = new Uint8Array(CHUNK_SLOTS);
@@ -235,7 +236,7 @@ class Scanner {
   constructor(private readonly t: JournalScanTarget, private readonly slotBytes: number, private readonly slots: number) {
     const g = t.geometry;
     this.g = { uiHead: g.uiHead, wdHead: g.wdHead, capacity: g.capacity, uiSlot: slotBytes };
-    this.wdArea = g.capacity - g.wdHead;
+    this.wdArea = wdAreaBytes(g);
     this.chunk = new Uint8Array(CHUNK_SLOTS * slotBytes);
     this.chunkView = new DataView(this.chunk.buffer);
     this.data = new Uint8Array(t.dataBlocksMax * BLOCK_BYTES);
@@ -310,8 +311,7 @@ class Scanner {
           bytes = this.ui.dataBlocks * BLOCK_BYTES;
           // Distances are measured back from the end of the topmost write data that checked out.
           const top = wdTop < 0 ? advanceWd(position, bytes, this.g) : wdTop;
-          let d = (top - position + this.wdArea) % this.wdArea;
-          if (d === 0) d = this.wdArea;
+          const d = usedBytes(top, position, this.wdArea) || this.wdArea;
           if (d >= this.wdArea) reason = `its write data at ${position} lies a whole write-data area behind update ${highest}'s: released`;
           else if (chainIntact && d - bytes !== dAbove) reason = `its write data (${bytes} bytes at ${position}) does not end where the next record's begins (${this.wdBehind(top, dAbove)})`;
           else if (d - bytes < dAbove) reason = `its write data (${bytes} bytes at ${position}) overlaps a later record's`;
@@ -493,11 +493,13 @@ class Scanner {
 
   /** Null if `bytes` of write data at `position` (wrapping) match `checksum`, else why not. */
   private checkData(position: number, bytes: number, checksum: number): string | null {
-    const first = Math.min(bytes, this.g.capacity - position);
+    const pieces = this.pieces;
+    wdPieces(position, bytes, this.g, pieces);
+    const first = pieces.firstBytes;
     const lba = this.t.startBlock + position / BLOCK_BYTES;
     if (this.read(lba, first / BLOCK_BYTES, this.data, 0, 'write data') !== DriveStatus.OK) return `write data at ${position} unreadable (medium error)`;
-    if (first < bytes && this.read(this.t.startBlock + this.g.wdHead / BLOCK_BYTES, (bytes - first) / BLOCK_BYTES, this.data, first, 'write data') !== DriveStatus.OK) {
-      return `write data at ${this.g.wdHead} unreadable (medium error)`;
+    if (first < bytes && this.read(this.t.startBlock + pieces.secondPosition / BLOCK_BYTES, (bytes - first) / BLOCK_BYTES, this.data, first, 'write data') !== DriveStatus.OK) {
+      return `write data at ${pieces.secondPosition} unreadable (medium error)`;
     }
     return crc32c(this.data, 0, bytes) === checksum ? null : 'data checksum mismatch';
   }

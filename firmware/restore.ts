@@ -161,7 +161,8 @@ export class Restore {
     }
     // S2050: write the data to the secondary volume at the journal's position. A volume whose
     // drive failed (異常) cannot take it: its data would stay in cache for ever and fill it, so the
-    // group stops here, the journal kept, as for a journal it cannot read.
+    // group stops here, the journal kept, as for a journal it cannot read. (Checked here, before
+    // the first byte is written, not when the record is read: the drive may fail meanwhile.)
     const targetVolume = mem.tasks[t + W_TARGET]!;
     if (mem.volumes.state(targetVolume) === VolumeState.ABNORMAL && mem.tasks[t + T.CURSOR] === 0) {
       mem.groups.setState(group, GroupState.ABNORMAL);
@@ -170,7 +171,7 @@ export class Restore {
       free(this.ctx, t);
       return Run.DONE;
     }
-    const r = this.ctx.io.transfer(task, true, mem.tasks[t + W_TARGET]!, mem.tasks[t + W_BLOCK]!, bytes, mem.staging, buffer >> 2, T.CURSOR);
+    const r = this.ctx.io.transfer(task, true, targetVolume, mem.tasks[t + W_BLOCK]!, bytes, mem.staging, buffer >> 2, T.CURSOR);
     if (r !== IO_DONE) return this.waitOrFail(t, group, r);
     // S2060: release exactly this journal, then restore the next.
     const lock = mem.lockMap.groupBase + group;

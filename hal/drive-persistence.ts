@@ -35,9 +35,10 @@ const HEADER_WORDS = 8;
 const HEADER_BYTES = HEADER_WORDS * Int32Array.BYTES_PER_ELEMENT;
 
 /**
- * Unflushed writes the log remembers, for counting torn writes at power loss. Disk adapters flush
- * after every destage pass, so between flushes there are at most a pass's writes; a log that
- * overflows anyway only costs the torn-write count (the report leaves it out), never data.
+ * Unflushed writes the log remembers, for counting torn writes at power loss. A disk adapter
+ * flushes once it holds 256 destaged slots (or a quarter of its share, or has nothing dirty
+ * left), so between flushes a drive takes a few thousand writes at most; a log that overflows
+ * only costs the torn-write count (the report leaves it out), never data.
  */
 export const UNFLUSHED_WRITES_LOGGED_MAX = 4096;
 const LOG_ENTRY_WORDS = 2;
@@ -94,7 +95,6 @@ export interface PowerLossReport {
   tornWrites?: number;
 }
 
-/** The volatile write cache of one memory drive, usable from any thread that holds both buffers. */
 /**
  * Thrown out of a drive operation when an armed power failure strikes during it (see
  * DrivePersistence.armPowerFailure): the processor that issued it stops right there, in the
@@ -107,6 +107,7 @@ export class PowerFailure extends Error {
   }
 }
 
+/** The volatile write cache of one memory drive, usable from any thread that holds both buffers. */
 export class DrivePersistence {
   readonly buffer: SharedArrayBuffer;
   readonly blockCount: number;

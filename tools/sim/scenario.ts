@@ -23,7 +23,7 @@ export const FAULT_KINDS: readonly FaultKind[] = ['cut', 'flap', 'delay', 'drop'
   'processor-reset', 'power-loss', 'power-cycle', 'data-drive-failure', 'secondary-journal-failure'];
 /** Faults of a whole system or one of its processors (`system`, `processor` say which). */
 export const SYSTEM_FAULTS: readonly FaultKind[] = ['processor-reset', 'power-loss', 'power-cycle'];
-/** Faults of the primary's journal drive: after one, the copy is not expected to converge (the run ends with a takeover). */
+/** Drive faults (the primary's journal drive, any data drive, a secondary's journal drive): after one, the copy is not expected to converge (the run ends with a takeover). */
 export const DRIVE_FAULTS: readonly FaultKind[] = ['journal-read-error', 'journal-drive-failure', 'data-drive-failure', 'secondary-journal-failure'];
 /** The drive holding every journal volume. */
 export const JOURNAL_DRIVE = 1;
