@@ -1,5 +1,6 @@
 // Cache memory 130: the directory from (volume, slot number) to cache slot, LRU replacement of
-// slots that are clean and durable (not dirty, not UNFLUSHED), and the sector bitmaps that say which bytes of a slot are valid or dirty.
+// slots that are clean and durable (not dirty, not UNFLUSHED), and the sector bitmaps that say
+// which bytes of a slot are valid or dirty.
 //
 // Locking, in the only order locks are ever taken: bucket lock -> cache list lock.
 //   - A bucket lock guards its chain and the identity of every slot on it. Pinning happens

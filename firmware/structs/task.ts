@@ -97,7 +97,6 @@ export const TaskWord = {
   STATE: 0, WAIT: 1, PORT_SLOT: 2, OPCODE: 3, VOLUME: 4, LBA: 5, BYTE_LENGTH: 6, CURSOR: 7, CACHE_SLOT: 8, ATTEMPTS: 9, GENERATION: 10,
   KIND: 11, PHASE: 12, GROUP: 13, PAIR: 14, AUX_CURSOR: 15, COUNT: 24, AUX0: 25, AUX1: 26, AUX2: 27,
 } as const;
-/** Float64 indexes inside a task record (float64 index = word index / 2). */
 /**
  * The cache slot task `t` (its index in the task table) waits for a stage of, or -1. A stage wait
  * is the only pin a task holds from one loop iteration to the next, so after a reset or a power
@@ -108,5 +107,6 @@ export function stageWaitSlot(tasks: Int32Array, t: number): number {
   return tasks[w + TaskWord.STATE] === TaskState.WAITING && tasks[w + TaskWord.WAIT] === TaskWait.STAGE ? tasks[w + TaskWord.CACHE_SLOT]! : -1;
 }
 
+/** Float64 indexes inside a task record (float64 index = word index / 2). */
 export const TaskF64 = { WAKE_MS: 8, UPDATE_NUMBER: 9, UI_POSITION: 10, WD_POSITION: 11, RECEIVED_MS: 14, AUX_F64: 15 } as const;
 export const TASK_F64S = TASK_RECORD.size >> 3;
