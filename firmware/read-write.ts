@@ -26,7 +26,7 @@ export interface Transferred {
 }
 
 /** A drive's status code as the message status the adapters report. */
-export function driveStatus(status: number): StatusCode {
+function driveStatus(status: number): StatusCode {
   return status === DriveStatus.OK ? MsgStatus.OK : status === DriveStatus.DRIVE_FAILED ? MsgStatus.DRIVE_FAILED : MsgStatus.MEDIUM_ERROR;
 }
 
